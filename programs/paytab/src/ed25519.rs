@@ -6,9 +6,7 @@
 //! claim read bytes the precompile never verified.
 
 use anchor_lang::prelude::*;
-use solana_instructions_sysvar::{
-    load_current_index_checked, load_instruction_at_checked,
-};
+use solana_instructions_sysvar::{load_current_index_checked, load_instruction_at_checked};
 
 use crate::errors::PaytabError;
 

@@ -68,7 +68,9 @@ pub enum PaytabError {
     #[msg("the receipt has expired")]
     ReceiptExpired,
     /// 6020
-    #[msg("the receipt is not signed by the owner, a live session key or the allowance's delegate")]
+    #[msg(
+        "the receipt is not signed by the owner, a live session key or the allowance's delegate"
+    )]
     UnauthorizedSigner,
     /// 6021
     #[msg("the receipt is signed by a session key that has expired")]

@@ -19,6 +19,7 @@ pub mod events;
 pub mod instructions;
 #[cfg(not(target_os = "solana"))]
 pub mod native;
+pub mod pda;
 pub mod receipt;
 pub mod state;
 

@@ -1,8 +1,8 @@
 //! Runs the program natively (off-chain) in the Agave runtime of
 //! `solana-program-test`, for tests and the embedded localnet.
 
-use anchor_lang::solana_program::entrypoint::ProgramResult;
 use anchor_lang::prelude::{AccountInfo, Pubkey};
+use anchor_lang::solana_program::entrypoint::ProgramResult;
 
 /// The program's entrypoint with the plain signature `processor!` expects.
 ///

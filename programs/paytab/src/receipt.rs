@@ -99,7 +99,7 @@ pub struct BatchAttestation<'a> {
 impl<'a> BatchAttestation<'a> {
     /// Decodes an attestation (at least one entry), borrowing its cumulative amounts.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, MessageError> {
-        if bytes.len() < BATCH_HEAD_LEN + 8 || (bytes.len() - BATCH_HEAD_LEN) % 8 != 0 {
+        if bytes.len() < BATCH_HEAD_LEN + 8 || !(bytes.len() - BATCH_HEAD_LEN).is_multiple_of(8) {
             return Err(MessageError::WrongLength);
         }
         if bytes[..2] != BATCH_MAGIC {
@@ -140,7 +140,9 @@ impl<'a> BatchAttestation<'a> {
         out.extend_from_slice(&BATCH_MAGIC);
         out.extend_from_slice(&expires_at.to_le_bytes());
         out.extend_from_slice(&entries_hash(
-            entries.iter().map(|(allowance, generation, _)| (allowance, *generation)),
+            entries
+                .iter()
+                .map(|(allowance, generation, _)| (allowance, *generation)),
         ));
         for (_, _, cumulative) in entries {
             out.extend_from_slice(&cumulative.to_le_bytes());

@@ -54,13 +54,12 @@ pub fn claim_batch<'info>(ctx: Context<'info, ClaimBatch<'info>>) -> Result<()> 
     let pairs = ctx.remaining_accounts;
     let count = pairs.len() / BATCH_ACCOUNTS_PER_ENTRY;
     require!(
-        count > 0 && pairs.len() % BATCH_ACCOUNTS_PER_ENTRY == 0 && count <= MAX_BATCH_ENTRIES,
+        count > 0
+            && pairs.len().is_multiple_of(BATCH_ACCOUNTS_PER_ENTRY)
+            && count <= MAX_BATCH_ENTRIES,
         PaytabError::MalformedBatchAccounts
     );
-    require!(
-        attestation.len() == count,
-        PaytabError::BatchLengthMismatch
-    );
+    require!(attestation.len() == count, PaytabError::BatchLengthMismatch);
 
     let mut entries: Vec<Entry> = Vec::with_capacity(count);
     for pair in pairs.chunks_exact(BATCH_ACCOUNTS_PER_ENTRY) {

@@ -86,7 +86,11 @@ pub fn grant_allowance(ctx: Context<GrantAllowance>, args: GrantAllowanceArgs) -
         claimed: 0,
         generation,
         period_secs: args.period_secs,
-        period_limit: if args.period_secs > 0 { args.period_limit } else { 0 },
+        period_limit: if args.period_secs > 0 {
+            args.period_limit
+        } else {
+            0
+        },
         window_start: clock.unix_timestamp,
         window_spent: 0,
         expires_at: args.expires_at,

@@ -102,7 +102,10 @@ impl Escrow {
             return Ok(());
         }
         if self.session_key.as_ref() == Some(signer) {
-            require!(now < self.session_expires_at, PaytabError::SessionKeyExpired);
+            require!(
+                now < self.session_expires_at,
+                PaytabError::SessionKeyExpired
+            );
             return Ok(());
         }
         err!(PaytabError::UnauthorizedSigner)
