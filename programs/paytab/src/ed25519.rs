@@ -83,3 +83,49 @@ pub fn canonical_head(message_len: u16) -> [u8; PUBKEY_OFFSET] {
 pub mod ed25519_program {
     pub use solana_sdk_ids::ed25519_program::ID;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn canonical(message: &[u8]) -> Vec<u8> {
+        let mut data = canonical_head(message.len() as u16).to_vec();
+        data.extend_from_slice(&[3; 32]);
+        data.extend_from_slice(&[4; 64]);
+        data.extend_from_slice(message);
+        data
+    }
+
+    #[test]
+    fn the_canonical_layout_yields_its_key_and_message() {
+        let data = canonical(b"receipt");
+        let (key, message) = parse_canonical(&data).unwrap();
+        assert_eq!(key, Pubkey::new_from_array([3; 32]));
+        assert_eq!(message, b"receipt");
+    }
+
+    #[test]
+    fn any_change_to_the_head_is_refused() {
+        let data = canonical(b"receipt");
+        for index in 0..PUBKEY_OFFSET {
+            let mut changed = data.clone();
+            changed[index] ^= 0x01;
+            assert_eq!(parse_canonical(&changed), None, "byte {index}");
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_the_size_field_does_not_cover_are_refused() {
+        let mut data = canonical(b"receipt");
+        data.push(0);
+        assert_eq!(parse_canonical(&data), None);
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_instruction_data_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_canonical(&data);
+        }
+    }
+}

@@ -172,3 +172,106 @@ fn array_at<const N: usize>(bytes: &[u8], offset: usize) -> [u8; N] {
     out.copy_from_slice(&bytes[offset..offset + N]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn receipt() -> Receipt {
+        Receipt {
+            allowance: Pubkey::new_from_array([7; 32]),
+            generation: 42,
+            cumulative: 1_000,
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_receipt_round_trips_through_its_bytes() {
+        let receipt = receipt();
+        assert_eq!(Receipt::parse(&receipt.to_bytes()), Ok(receipt));
+    }
+
+    #[test]
+    fn a_receipt_with_another_magic_or_length_is_refused() {
+        let mut bytes = receipt().to_bytes().to_vec();
+        bytes[1] = 0x02;
+        assert_eq!(Receipt::parse(&bytes), Err(MessageError::WrongMagic));
+        bytes[1] = 0x01;
+        bytes.push(0);
+        assert_eq!(Receipt::parse(&bytes), Err(MessageError::WrongLength));
+        assert_eq!(Receipt::parse(&bytes[..57]), Err(MessageError::WrongLength));
+    }
+
+    #[test]
+    fn zero_expiry_never_expires_and_others_expire_after_their_second() {
+        let mut receipt = receipt();
+        assert!(!receipt.is_expired(i64::MAX));
+        receipt.expires_at = 100;
+        assert!(!receipt.is_expired(100));
+        assert!(receipt.is_expired(101));
+    }
+
+    #[test]
+    fn a_batch_attestation_exposes_its_entries_in_order() {
+        let entries = [
+            (Pubkey::new_from_array([1; 32]), 5, 10),
+            (Pubkey::new_from_array([2; 32]), 6, 20),
+        ];
+        let bytes = BatchAttestation::encode(9, &entries);
+        let parsed = BatchAttestation::parse(&bytes).unwrap();
+        assert_eq!(parsed.expires_at, 9);
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(
+            (parsed.cumulative(0), parsed.cumulative(1)),
+            (Some(10), Some(20))
+        );
+        assert_eq!(parsed.cumulative(2), None);
+        let hashed = entries
+            .iter()
+            .map(|(key, generation, _)| (key, *generation));
+        assert_eq!(parsed.entries_hash, entries_hash(hashed));
+    }
+
+    #[test]
+    fn a_batch_attestation_without_entries_is_refused() {
+        let bytes = BatchAttestation::encode(0, &[]);
+        assert_eq!(
+            BatchAttestation::parse(&bytes),
+            Err(MessageError::WrongLength)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Receipt::parse(&bytes);
+            let _ = BatchAttestation::parse(&bytes);
+        }
+
+        #[test]
+        fn every_receipt_round_trips(
+            key in any::<[u8; 32]>(),
+            generation in any::<u64>(),
+            cumulative in any::<u64>(),
+            expires_at in any::<i64>(),
+        ) {
+            let receipt = Receipt { allowance: Pubkey::new_from_array(key), generation, cumulative, expires_at };
+            prop_assert_eq!(Receipt::parse(&receipt.to_bytes()), Ok(receipt));
+        }
+
+        #[test]
+        fn the_entries_hash_changes_with_order_and_generation(
+            a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), generation in 0u64..u64::MAX,
+        ) {
+            prop_assume!(a != b);
+            let (a, b) = (Pubkey::new_from_array(a), Pubkey::new_from_array(b));
+            let forward = entries_hash([(&a, generation), (&b, generation)].into_iter());
+            let reversed = entries_hash([(&b, generation), (&a, generation)].into_iter());
+            let bumped = entries_hash([(&a, generation + 1), (&b, generation)].into_iter());
+            prop_assert_ne!(forward, reversed);
+            prop_assert_ne!(forward, bumped);
+        }
+    }
+}

@@ -131,3 +131,63 @@ impl Allowance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowance(cap: u64) -> Allowance {
+        Allowance {
+            escrow: Pubkey::default(),
+            provider: Pubkey::default(),
+            vault: Pubkey::default(),
+            cap,
+            claimed: 0,
+            generation: 1,
+            period_secs: 0,
+            period_limit: 0,
+            window_start: 0,
+            window_spent: 0,
+            expires_at: 0,
+            delegate: None,
+            pending_cap: None,
+            reduction_effective_at: 0,
+            bump: 255,
+        }
+    }
+
+    #[test]
+    fn settling_moves_the_watermark_and_pays_the_difference() {
+        let mut a = allowance(100);
+        assert_eq!(a.settle(30, 0).unwrap(), 30);
+        assert_eq!(a.settle(30, 0).unwrap(), 0);
+        assert_eq!(a.settle(50, 0).unwrap(), 20);
+        assert_eq!(a.claimed, 50);
+    }
+
+    #[test]
+    fn windows_roll_on_period_boundaries_aligned_to_the_first_window() {
+        let mut a = Allowance {
+            period_secs: 10,
+            period_limit: 5,
+            window_start: 100,
+            ..allowance(100)
+        };
+        assert_eq!(a.settle(8, 105).unwrap(), 5);
+        assert_eq!(a.settle(8, 109).unwrap(), 0);
+        assert_eq!(a.settle(8, 125).unwrap(), 3);
+        assert_eq!(a.window_start, 120);
+    }
+
+    #[test]
+    fn a_due_reduction_never_drops_the_cap_below_what_was_claimed() {
+        let mut a = allowance(100);
+        a.settle(60, 0).unwrap();
+        a.pending_cap = Some(10);
+        a.reduction_effective_at = 50;
+        assert_eq!(a.effective_cap(49), 100);
+        assert_eq!(a.effective_cap(50), 60);
+        assert_eq!(a.apply_due_reduction(50), 40);
+        assert_eq!((a.cap, a.pending_cap), (60, None));
+    }
+}
