@@ -88,7 +88,7 @@ pub enum PaytabError {
     #[msg("the allowance's period limit is used up for the current window")]
     PeriodLimitReached,
     /// 6026
-    #[msg("batch claim accounts must come as (allowance, escrow, vault) triples, 1 to 64 of them")]
+    #[msg("batch claim accounts must come as distinct (allowance, vault) pairs, 1 to 64 of them")]
     MalformedBatchAccounts,
     /// 6027
     #[msg("the batch attestation lists a different number of entries than the accounts given")]
@@ -100,27 +100,24 @@ pub enum PaytabError {
     #[msg("the allowance belongs to another provider")]
     ProviderMismatch,
     /// 6030
-    #[msg("the account is not this program's escrow at its expected address")]
-    InvalidEscrowAccount,
-    /// 6031
     #[msg("the account is not this program's allowance at its expected address")]
     InvalidAllowanceAccount,
-    /// 6032
+    /// 6031
     #[msg("the vault is not the escrow's vault")]
     VaultMismatch,
-    /// 6033
+    /// 6032
     #[msg("the mint is not the escrow's mint")]
     MintMismatch,
-    /// 6034
+    /// 6033
     #[msg("invariant violated: commitments above funding, or claimed above cap")]
     InvariantViolated,
-    /// 6035
+    /// 6034
     #[msg("the allowance's escrow does not match the escrow given")]
     EscrowMismatch,
-    /// 6036
+    /// 6035
     #[msg("the session key cannot be the escrow owner")]
     SessionKeyIsOwner,
-    /// 6037
+    /// 6036
     #[msg("the token account does not belong to the expected owner")]
     TokenAccountOwnerMismatch,
 }

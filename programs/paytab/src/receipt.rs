@@ -142,7 +142,7 @@ impl<'a> BatchAttestation<'a> {
         out.extend_from_slice(&entries_hash(
             entries
                 .iter()
-                .map(|(allowance, generation, _)| (allowance, *generation)),
+                .map(|(allowance, generation, _)| (*allowance, *generation)),
         ));
         for (_, _, cumulative) in entries {
             out.extend_from_slice(&cumulative.to_le_bytes());
@@ -152,7 +152,7 @@ impl<'a> BatchAttestation<'a> {
 }
 
 /// `sha256` over the ordered (allowance, generation) pairs of a batch.
-pub fn entries_hash<'k>(entries: impl Iterator<Item = (&'k Pubkey, u64)>) -> [u8; 32] {
+pub fn entries_hash(entries: impl Iterator<Item = (Pubkey, u64)>) -> [u8; 32] {
     let mut preimage = Vec::with_capacity(BATCH_ENTRY_LEN * 8);
     for (allowance, generation) in entries {
         preimage.extend_from_slice(allowance.as_ref());
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(parsed.cumulative(2), None);
         let hashed = entries
             .iter()
-            .map(|(key, generation, _)| (key, *generation));
+            .map(|(key, generation, _)| (*key, *generation));
         assert_eq!(parsed.entries_hash, entries_hash(hashed));
     }
 
@@ -267,9 +267,9 @@ mod tests {
         ) {
             prop_assume!(a != b);
             let (a, b) = (Pubkey::new_from_array(a), Pubkey::new_from_array(b));
-            let forward = entries_hash([(&a, generation), (&b, generation)].into_iter());
-            let reversed = entries_hash([(&b, generation), (&a, generation)].into_iter());
-            let bumped = entries_hash([(&a, generation + 1), (&b, generation)].into_iter());
+            let forward = entries_hash([(a, generation), (b, generation)].into_iter());
+            let reversed = entries_hash([(b, generation), (a, generation)].into_iter());
+            let bumped = entries_hash([(a, generation + 1), (b, generation)].into_iter());
             prop_assert_ne!(forward, reversed);
             prop_assert_ne!(forward, bumped);
         }

@@ -74,10 +74,9 @@ pub fn claim_batch<'info>(ctx: Context<'info, ClaimBatch<'info>>) -> Result<()> 
         entries.push(entry);
     }
     let hash = entries_hash(
-        pairs
-            .chunks_exact(BATCH_ACCOUNTS_PER_ENTRY)
-            .map(|pair| pair[0].key)
-            .zip(entries.iter().map(|entry| entry.allowance.generation)),
+        entries
+            .iter()
+            .map(|entry| (entry.allowance.key(), entry.allowance.generation)),
     );
     require!(
         hash == attestation.entries_hash,

@@ -39,8 +39,8 @@ pub fn reduce_allowance(ctx: Context<ManageAllowance>, new_cap: u64) -> Result<(
     let allowance = &mut ctx.accounts.allowance;
     require!(new_cap < allowance.cap, PaytabError::CapNotReduced);
     let effective_at = now.checked_add(notice).ok_or(PaytabError::MathOverflow)?;
-    // A second, lower request keeps the earlier effective time only if it asks for
-    // no less than the first: otherwise the provider gets a fresh notice period.
+    // A request for no less than the pending one keeps its effective time; asking
+    // for less restarts the notice, so every cut gets the provider's full notice.
     let effective_at = match allowance.pending_cap {
         Some(pending) if new_cap >= pending => allowance.reduction_effective_at,
         _ => effective_at,

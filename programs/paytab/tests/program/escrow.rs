@@ -2,6 +2,7 @@
 
 use anchor_lang::solana_program::program_pack::Pack;
 use paytab::errors::PaytabError;
+use spl_token_2022_interface::extension::ExtensionType;
 
 use crate::harness::{Harness, TOKEN};
 use crate::{assert_anchor_error, assert_paytab_error, assert_rejected, ix, terms};
@@ -129,6 +130,34 @@ async fn an_escrow_with_the_wrong_token_program_is_rejected() {
         !h.exists(paytab::pda::escrow(&owner.pubkey(), &h.mint))
             .await
     );
+}
+
+#[tokio::test]
+async fn a_token_2022_mint_with_a_permanent_delegate_is_refused() {
+    let mut h = Harness::with_token_program(spl_token_2022_interface::ID).await;
+    let drainer = h.wallet(0).await.pubkey();
+    let mint = h
+        .create_mint_with(
+            spl_token_2022_interface::ID,
+            &[ExtensionType::PermanentDelegate],
+            |mint| {
+                vec![
+                    spl_token_2022_interface::instruction::initialize_permanent_delegate(
+                        &spl_token_2022_interface::ID,
+                        mint,
+                        &drainer,
+                    )
+                    .unwrap(),
+                ]
+            },
+        )
+        .await;
+    let owner = h.wallet(0).await;
+
+    let open = ix::open_escrow(&owner.pubkey(), &mint, &spl_token_2022_interface::ID, 0);
+    let result = h.send(&[open], &[&owner.keypair]).await;
+
+    assert_paytab_error(result, PaytabError::UnsupportedMintExtension);
 }
 
 #[tokio::test]

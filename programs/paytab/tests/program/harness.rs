@@ -5,6 +5,7 @@
 //! escrow and allowance the harness has seen.
 
 use anchor_lang::prelude::{Clock, Pubkey};
+use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::AccountDeserialize;
 use paytab::instructions::GrantAllowanceArgs;
@@ -16,6 +17,7 @@ use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
+use spl_token_2022_interface::extension::ExtensionType;
 
 use super::ix;
 
@@ -100,16 +102,35 @@ impl Harness {
 
     /// Creates a plain 6-decimal mint owned by `token_program`.
     pub async fn create_mint(&mut self, token_program: Pubkey) -> Pubkey {
+        self.create_mint_with(token_program, &[], |_| Vec::new())
+            .await
+    }
+
+    /// Creates a 6-decimal mint owned by `token_program` with room for
+    /// `extensions`, initialised by the instructions `init_extensions` returns for
+    /// the mint's address before the mint itself is initialised.
+    pub async fn create_mint_with(
+        &mut self,
+        token_program: Pubkey,
+        extensions: &[ExtensionType],
+        init_extensions: impl FnOnce(&Pubkey) -> Vec<Instruction>,
+    ) -> Pubkey {
         let mint = Keypair::new();
-        let rent = self.rent(spl_token_interface::state::Mint::LEN).await;
-        let instructions = [
-            solana_system_interface::instruction::create_account(
-                &self.ctx.payer.pubkey(),
-                &mint.pubkey(),
-                rent,
-                spl_token_interface::state::Mint::LEN as u64,
-                &token_program,
-            ),
+        let len =
+            ExtensionType::try_calculate_account_len::<spl_token_2022_interface::state::Mint>(
+                extensions,
+            )
+            .expect("mint length");
+        let rent = self.rent(len).await;
+        let mut instructions = vec![solana_system_interface::instruction::create_account(
+            &self.ctx.payer.pubkey(),
+            &mint.pubkey(),
+            rent,
+            len as u64,
+            &token_program,
+        )];
+        instructions.extend(init_extensions(&mint.pubkey()));
+        instructions.push(
             spl_token_2022_interface::instruction::initialize_mint2(
                 &token_program,
                 &mint.pubkey(),
@@ -118,7 +139,7 @@ impl Harness {
                 DECIMALS,
             )
             .expect("initialize_mint2"),
-        ];
+        );
         self.send(&instructions, &[&mint])
             .await
             .expect("mint created");
@@ -238,7 +259,7 @@ impl Harness {
     /// with a fresh blockhash so identical transactions are never deduplicated.
     pub async fn send(
         &mut self,
-        instructions: &[anchor_lang::solana_program::instruction::Instruction],
+        instructions: &[Instruction],
         signers: &[&Keypair],
     ) -> Result<(), TransactionError> {
         let blockhash = self.fresh_blockhash().await;
@@ -257,7 +278,7 @@ impl Harness {
     /// Builds a v0 transaction using `tables`, signed by the context payer alone.
     pub async fn v0_transaction(
         &mut self,
-        instructions: &[anchor_lang::solana_program::instruction::Instruction],
+        instructions: &[Instruction],
         tables: &[AddressLookupTableAccount],
     ) -> VersionedTransaction {
         let blockhash = self.fresh_blockhash().await;
