@@ -1,0 +1,121 @@
+//! Starting the localnet: the chain, its slot clock and the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::chain::{Chain, ChainInfo};
+use crate::rpc;
+
+/// How to run a localnet.
+#[derive(Debug, Clone)]
+pub struct LocalnetConfig {
+    /// Address to serve JSON-RPC on; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// Length of a slot.
+    pub slot_duration: Duration,
+}
+
+impl Default for LocalnetConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8899)),
+            slot_duration: Duration::from_millis(400),
+        }
+    }
+}
+
+/// A running localnet; dropping it (or calling [`Localnet::shutdown`]) stops it.
+pub struct Localnet {
+    /// The chain, for in-process use.
+    pub chain: Arc<Chain>,
+    address: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Localnet {
+    /// Builds the chain and starts serving it.
+    pub async fn start(config: LocalnetConfig) -> std::io::Result<Self> {
+        let slot_duration = config.slot_duration;
+        let chain = tokio::task::spawn_blocking(move || Arc::new(Chain::new(slot_duration)))
+            .await
+            .map_err(std::io::Error::other)?;
+        let listener = TcpListener::bind(config.bind).await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+
+        let clock = tokio::spawn(run_slot_clock(
+            chain.clone(),
+            slot_duration,
+            stopped.clone(),
+        ));
+        let mut shutdown = stopped;
+        let app = rpc::router(chain.clone());
+        let server = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = result {
+                tracing::error!(%error, "JSON-RPC server stopped");
+            }
+        });
+        Ok(Self {
+            chain,
+            address,
+            stop,
+            tasks: vec![clock, server],
+        })
+    }
+
+    /// The JSON-RPC URL.
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// What the localnet announces about itself.
+    pub fn info(&self) -> &ChainInfo {
+        self.chain.info()
+    }
+
+    /// Stops serving and waits for the server and clock to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Advances one slot per `slot_duration` until stopped.
+async fn run_slot_clock(
+    chain: Arc<Chain>,
+    slot_duration: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(slot_duration);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                let chain = chain.clone();
+                if tokio::task::spawn_blocking(move || chain.advance_slot()).await.is_err() {
+                    tracing::error!("advancing the slot failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
