@@ -28,6 +28,22 @@ use solana_transaction_status_client_types::{
 };
 
 const USDC: u64 = 1_000_000;
+/// SPL Memo (v3).
+const MEMO_PROGRAM_ID: &str = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr";
+/// Short slots keep the tests quick; several localnets run at once.
+const SLOT_MS: u64 = 40;
+
+/// Polls `done` every slot until it holds or `limit` passes.
+async fn eventually(limit: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(SLOT_MS)).await;
+    }
+    false
+}
 
 struct Net {
     localnet: Localnet,
@@ -38,7 +54,7 @@ impl Net {
     async fn start() -> Self {
         let localnet = Localnet::start(LocalnetConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
-            slot_duration: Duration::from_millis(20),
+            slot_duration: Duration::from_millis(SLOT_MS),
         })
         .await
         .unwrap();
@@ -82,13 +98,11 @@ impl Net {
     }
 
     async fn wait(&self, signature: &solana_signature::Signature) {
-        for _ in 0..200 {
-            if self.rpc.confirm_transaction(signature).await.unwrap() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("{signature} was not confirmed");
+        let confirmed = eventually(Duration::from_secs(30), async || {
+            self.rpc.confirm_transaction(signature).await.unwrap()
+        })
+        .await;
+        assert!(confirmed, "{signature} was not confirmed");
     }
 
     async fn send(
@@ -214,8 +228,18 @@ async fn cluster_state_reads_like_a_validator() {
             .unwrap(),
         2_039_280
     );
-    let program = net.rpc.get_account(&info.program_id).await.unwrap();
-    assert!(program.executable);
+    for program in [
+        info.program_id,
+        spl_token_interface::ID,
+        spl_token_2022_interface::ID,
+        spl_associated_token_account_interface::program::ID,
+        MEMO_PROGRAM_ID.parse().unwrap(),
+    ] {
+        assert!(
+            net.rpc.get_account(&program).await.unwrap().executable,
+            "{program}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -419,17 +443,14 @@ async fn an_expired_blockhash_gets_the_real_error() {
     let net = Net::start().await;
     let wallet = net.wallet(0).await;
     let blockhash = net.rpc.get_latest_blockhash().await.unwrap();
-    for _ in 0..400 {
-        if !net
-            .rpc
+    let expired = eventually(Duration::from_secs(60), async || {
+        !net.rpc
             .is_blockhash_valid(&blockhash, CommitmentConfig::processed())
             .await
             .unwrap()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    assert!(expired, "the blockhash expires after 150 slots");
     let transfer = solana_system_interface::instruction::transfer(
         &wallet.pubkey(),
         &Pubkey::new_unique(),
@@ -460,7 +481,7 @@ async fn signature_statuses_move_from_confirmed_to_finalized() {
         .await
         .unwrap();
     let mut seen = Vec::new();
-    for _ in 0..100 {
+    let finalized = eventually(Duration::from_secs(30), async || {
         let status = net
             .rpc
             .get_signature_statuses(&[signature])
@@ -468,18 +489,17 @@ async fn signature_statuses_move_from_confirmed_to_finalized() {
             .unwrap()
             .value[0]
             .clone();
-        if let Some(status) = status {
-            let level = status.confirmation_status.unwrap();
-            if !seen.contains(&level) {
-                seen.push(level.clone());
-            }
-            if level == TransactionConfirmationStatus::Finalized {
-                assert!(status.confirmations.is_none());
-                break;
-            }
+        let Some(status) = status else { return false };
+        let level = status.confirmation_status.unwrap();
+        if !seen.contains(&level) {
+            seen.push(level.clone());
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        let done = level == TransactionConfirmationStatus::Finalized;
+        assert!(!done || status.confirmations.is_none());
+        done
+    })
+    .await;
+    assert!(finalized);
     assert!(
         seen.contains(&TransactionConfirmationStatus::Finalized),
         "saw {seen:?}"
@@ -650,6 +670,69 @@ async fn the_escrow_flow_runs_end_to_end_over_rpc() {
         .await
         .unwrap();
     assert_eq!(by_size.len(), 1, "one allowance");
+}
+
+#[tokio::test]
+async fn simulation_can_replace_the_blockhash_or_verify_signatures() {
+    let net = Net::start().await;
+    let wallet = net.wallet(0).await;
+    let transfer = solana_system_interface::instruction::transfer(
+        &wallet.pubkey(),
+        &Pubkey::new_unique(),
+        1_000_000,
+    );
+    let stale = Transaction::new_signed_with_payer(
+        &[transfer.clone()],
+        Some(&wallet.pubkey()),
+        &[&wallet],
+        Hash::new_unique(),
+    );
+    let encoded = base64_of(&stale);
+
+    let replaced = net
+        .raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "simulateTransaction",
+            "params": [encoded, {"encoding": "base64", "replaceRecentBlockhash": true}]}),
+        )
+        .await;
+    assert!(replaced["result"]["value"]["err"].is_null(), "{replaced}");
+    assert!(replaced["result"]["value"]["replacementBlockhash"]["blockhash"].is_string());
+    assert!(replaced["result"]["value"]["logs"]
+        .as_array()
+        .is_some_and(|logs| !logs.is_empty()));
+
+    let as_is = net
+        .raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "simulateTransaction",
+            "params": [encoded, {"encoding": "base64"}]}),
+        )
+        .await;
+    assert_eq!(as_is["result"]["value"]["err"], json!("BlockhashNotFound"));
+
+    let mut forged = Transaction::new_signed_with_payer(
+        &[transfer],
+        Some(&wallet.pubkey()),
+        &[&wallet],
+        net.rpc.get_latest_blockhash().await.unwrap(),
+    );
+    forged.signatures[0] = solana_signature::Signature::from([9; 64]);
+    let verified = net
+        .raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "simulateTransaction",
+            "params": [base64_of(&forged), {"encoding": "base64", "sigVerify": true}]}),
+        )
+        .await;
+    assert_eq!(verified["error"]["code"], -32003);
+    let both = net
+        .raw(json!({"jsonrpc": "2.0", "id": 1, "method": "simulateTransaction",
+            "params": [encoded, {"encoding": "base64", "sigVerify": true, "replaceRecentBlockhash": true}]}))
+        .await;
+    assert_eq!(both["error"]["code"], -32602);
+}
+
+fn base64_of(transaction: &Transaction) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bincode::serialize(transaction).unwrap())
 }
 
 #[tokio::test]
