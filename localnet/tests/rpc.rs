@@ -682,7 +682,7 @@ async fn simulation_can_replace_the_blockhash_or_verify_signatures() {
         1_000_000,
     );
     let stale = Transaction::new_signed_with_payer(
-        &[transfer.clone()],
+        std::slice::from_ref(&transfer),
         Some(&wallet.pubkey()),
         &[&wallet],
         Hash::new_unique(),
