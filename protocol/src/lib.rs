@@ -1,0 +1,13 @@
+//! paytab's wire formats shared by the facilitator, the gateway and the client.
+//!
+//! - [`proof`]: the facilitator-signed payment proof a gateway checks with one
+//!   signature verification and no network call;
+//! - [`keys`]: facilitator verifying keys by key id, as `GET /keys` publishes them.
+//!
+//! `docs/protocol.md` specifies each format with test vectors that the tests check.
+
+pub mod keys;
+pub mod proof;
+
+pub use keys::{KeyId, KeySet, PublishedKey};
+pub use proof::{Binding, Proof, ProofError, Scheme, Settlement};
