@@ -202,6 +202,10 @@ async fn cluster_state_reads_like_a_validator() {
     );
     assert_eq!(net.rpc.get_version().await.unwrap().solana_core, "3.1.12");
     net.rpc.get_health().await.unwrap();
+    let health = reqwest::get(format!("{}/health", net.localnet.rpc_url()))
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
     let first = net.rpc.get_slot().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(

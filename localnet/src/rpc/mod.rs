@@ -12,7 +12,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -23,9 +23,12 @@ use params::Params;
 /// Largest request body accepted, as a validator's 50 KiB limit.
 pub const MAX_REQUEST_BODY_SIZE: usize = 50 * 1024;
 
-/// The router serving JSON-RPC on `POST /`.
+/// The router serving JSON-RPC on `POST /` and, as a validator, `GET /health`.
 pub fn router(chain: Arc<Chain>) -> Router {
-    Router::new().route("/", post(handle)).with_state(chain)
+    Router::new()
+        .route("/", post(handle))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(chain)
 }
 
 async fn handle(State(chain): State<Arc<Chain>>, body: Body) -> Response {

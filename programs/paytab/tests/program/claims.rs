@@ -463,19 +463,23 @@ async fn plant_copy(h: &mut Harness, source: Pubkey, address: Pubkey, owner: Pub
     h.ctx.set_account(&address, &copy);
 }
 
-#[tokio::test]
-async fn an_allowance_copied_to_an_account_of_another_program_is_rejected() {
+/// Claims through a copy of the allowance planted at a fresh address, owned by `owner`.
+async fn claim_through_planted_allowance(owner: Pubkey) -> Result<(), TransactionError> {
     let mut s = Setup::new(terms(5 * TOKEN)).await;
     let fake = Pubkey::new_unique();
-    plant_copy(&mut s.h, s.allowance, fake, Pubkey::new_unique()).await;
+    plant_copy(&mut s.h, s.allowance, fake, owner).await;
     let mut receipt = s.receipt(TOKEN).await;
     receipt.allowance = fake;
     let accounts = ClaimAccounts {
         allowance: fake,
         ..s.accounts
     };
+    s.claim_with(&s.owner(), &receipt, &accounts).await
+}
 
-    let result = s.claim_with(&s.owner(), &receipt, &accounts).await;
+#[tokio::test]
+async fn an_allowance_copied_to_an_account_of_another_program_is_rejected() {
+    let result = claim_through_planted_allowance(Pubkey::new_unique()).await;
 
     assert_anchor_error(
         result,
@@ -485,17 +489,7 @@ async fn an_allowance_copied_to_an_account_of_another_program_is_rejected() {
 
 #[tokio::test]
 async fn an_allowance_copied_to_an_address_off_its_seeds_is_rejected() {
-    let mut s = Setup::new(terms(5 * TOKEN)).await;
-    let fake = Pubkey::new_unique();
-    plant_copy(&mut s.h, s.allowance, fake, paytab::ID).await;
-    let mut receipt = s.receipt(TOKEN).await;
-    receipt.allowance = fake;
-    let accounts = ClaimAccounts {
-        allowance: fake,
-        ..s.accounts
-    };
-
-    let result = s.claim_with(&s.owner(), &receipt, &accounts).await;
+    let result = claim_through_planted_allowance(paytab::ID).await;
 
     assert_anchor_error(result, anchor_lang::error::ErrorCode::ConstraintSeeds);
 }
