@@ -451,13 +451,7 @@ async fn a_claim_from_another_escrows_vault_is_rejected() {
 
 /// Plants a copy of `source`'s account at `address`, owned by `owner`.
 async fn plant_copy(h: &mut Harness, source: Pubkey, address: Pubkey, owner: Pubkey) {
-    let account = h
-        .ctx
-        .banks_client
-        .get_account(source)
-        .await
-        .unwrap()
-        .unwrap();
+    let account = h.account(source).await.unwrap();
     let mut copy = AccountSharedData::new(account.lamports, account.data.len(), &owner);
     copy.set_data_from_slice(&account.data);
     h.ctx.set_account(&address, &copy);

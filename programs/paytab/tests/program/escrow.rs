@@ -18,13 +18,7 @@ async fn opening_an_escrow_creates_a_vault_held_by_the_vault_authority() {
     assert_eq!(escrow.vault, payer.vault);
     assert_eq!(escrow.notice_secs, 3600);
     assert_eq!((escrow.funded, escrow.committed), (0, 0));
-    let vault = h
-        .ctx
-        .banks_client
-        .get_account(payer.vault)
-        .await
-        .unwrap()
-        .unwrap();
+    let vault = h.account(payer.vault).await.unwrap();
     let vault = spl_token_2022_interface::state::Account::unpack_from_slice(&vault.data).unwrap();
     assert_eq!(vault.owner, paytab::pda::vault_authority());
     assert_eq!(vault.mint, h.mint);

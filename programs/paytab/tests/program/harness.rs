@@ -376,54 +376,38 @@ impl Harness {
         self.try_account(address).await.expect("allowance exists")
     }
 
-    /// Deserializes an Anchor account, or `None` if it does not exist.
-    pub async fn try_account<T: AccountDeserialize>(&mut self, address: Pubkey) -> Option<T> {
-        let account = self
-            .ctx
+    /// The raw account at `address`, if it exists.
+    pub async fn account(&mut self, address: Pubkey) -> Option<solana_account::Account> {
+        self.ctx
             .banks_client
             .get_account(address)
             .await
-            .expect("banks client")?;
+            .expect("banks client")
+    }
+
+    /// Deserializes an Anchor account, or `None` if it does not exist.
+    pub async fn try_account<T: AccountDeserialize>(&mut self, address: Pubkey) -> Option<T> {
+        let account = self.account(address).await?;
         T::try_deserialize(&mut account.data.as_slice()).ok()
     }
 
     /// Whether an account exists at `address`.
     pub async fn exists(&mut self, address: Pubkey) -> bool {
-        self.ctx
-            .banks_client
-            .get_account(address)
-            .await
-            .expect("banks client")
-            .is_some()
+        self.account(address).await.is_some()
     }
 
     /// The program owning the account at `address`.
     pub async fn owner_of(&mut self, address: &Pubkey) -> Pubkey {
-        self.ctx
-            .banks_client
-            .get_account(*address)
-            .await
-            .expect("banks client")
-            .expect("account exists")
-            .owner
+        self.account(*address).await.expect("account exists").owner
     }
 
     /// Token balance of `account` (0 if it does not exist).
     pub async fn balance(&mut self, account: Pubkey) -> u64 {
-        match self
-            .ctx
-            .banks_client
-            .get_account(account)
-            .await
-            .expect("banks client")
-        {
-            Some(account) => {
-                spl_token_2022_interface::state::Account::unpack_from_slice(&account.data[..165])
-                    .expect("token account")
-                    .amount
-            }
-            None => 0,
-        }
+        self.account(account).await.map_or(0, |account| {
+            spl_token_2022_interface::state::Account::unpack_from_slice(&account.data[..165])
+                .expect("token account")
+                .amount
+        })
     }
 
     /// The bank's current unix time.
