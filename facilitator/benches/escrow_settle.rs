@@ -1,0 +1,355 @@
+//! Escrow settle throughput and latency with durable SQLite storage (WAL,
+//! fsync on every commit), on the embedded localnet.
+//!
+//! `cargo bench -p paytab-facilitator --bench escrow_settle [-- PAYERS SECONDS]`
+//!
+//! Two figures: (a) over HTTP, clients and facilitator in one process on this
+//! machine, each client settling receipts for its own allowance one after
+//! another; (b) the scheme called in-process (no HTTP), the same way. Receipts
+//! are signed before the clock starts, so the figures are the facilitator's.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paytab::instructions::GrantAllowanceArgs;
+use paytab::receipt::Receipt;
+use paytab_client::receipts::sign_receipt;
+use paytab_client::EscrowAccounts;
+use paytab_facilitator::chain::ChainReader;
+use paytab_facilitator::claimer::unix_now;
+use paytab_facilitator::committer::{Committer, DEFAULT_MAX_BATCH};
+use paytab_facilitator::escrow::payload::SignedReceipt;
+use paytab_facilitator::escrow::EscrowScheme;
+use paytab_facilitator::proofs::{ProofIssuer, ProofKey};
+use paytab_facilitator::signatures::SignatureChecker;
+use paytab_facilitator::store::Store;
+use paytab_facilitator::x402::{FacilitatorRequest, PaymentRequest};
+use paytab_facilitator::{Facilitator, Settings};
+use paytab_localnet::{Localnet, LocalnetConfig};
+use serde_json::{json, Value};
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+const PRICE: u64 = 100;
+
+struct Setup {
+    localnet: Localnet,
+    facilitator_key: Keypair,
+    provider: Pubkey,
+    payers: Vec<(Keypair, EscrowAccounts, u64)>,
+}
+
+async fn setup(payers: usize) -> Setup {
+    let localnet = Localnet::start(LocalnetConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        slot_duration: Duration::from_millis(100),
+    })
+    .await
+    .unwrap();
+    let rpc = RpcClient::new_with_commitment(localnet.rpc_url(), CommitmentConfig::confirmed());
+    let chain = localnet.chain.clone();
+    let mint = localnet.info().usdc_mint;
+    let facilitator_key = Keypair::new();
+    chain
+        .airdrop(&facilitator_key.pubkey(), 10_000_000_000)
+        .unwrap();
+    let provider = Keypair::new().pubkey();
+    let mut out = Vec::with_capacity(payers);
+    let mut pending = Vec::with_capacity(payers);
+    for _ in 0..payers {
+        let keypair = Keypair::new();
+        chain.airdrop(&keypair.pubkey(), 1_000_000_000).unwrap();
+        chain.mint_usdc(&keypair.pubkey(), 1_000_000_000).unwrap();
+        let escrow = EscrowAccounts::new(keypair.pubkey(), mint, spl_token_interface::ID);
+        let source = spl_associated_token_account_interface::address::get_associated_token_address(
+            &keypair.pubkey(),
+            &mint,
+        );
+        let instructions = [
+            escrow.open(0),
+            escrow.deposit(source, 1_000_000_000),
+            escrow.grant(
+                &provider,
+                GrantAllowanceArgs {
+                    cap: 1_000_000_000,
+                    period_secs: 0,
+                    period_limit: 0,
+                    expires_at: 0,
+                    delegate: Some(facilitator_key.pubkey()),
+                },
+            ),
+        ];
+        let blockhash = rpc.get_latest_blockhash().await.unwrap();
+        let transaction = Transaction::new_signed_with_payer(
+            &instructions,
+            Some(&keypair.pubkey()),
+            &[&keypair],
+            blockhash,
+        );
+        pending.push(rpc.send_transaction(&transaction).await.unwrap());
+        out.push((keypair, escrow, 0));
+    }
+    for signature in pending {
+        while !rpc.confirm_transaction(&signature).await.unwrap() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for entry in &mut out {
+        let allowance = entry.1.allowance(&provider);
+        let account = rpc.get_account(&allowance).await.unwrap();
+        let state = <paytab::state::Allowance as anchor_lang::AccountDeserialize>::try_deserialize(
+            &mut account.data.as_slice(),
+        )
+        .unwrap();
+        entry.2 = state.generation;
+    }
+    Setup {
+        localnet,
+        facilitator_key,
+        provider,
+        payers: out,
+    }
+}
+
+fn requirement(setup: &Setup) -> Value {
+    json!({
+        "scheme": "escrow",
+        "network": setup.localnet.info().network,
+        "amount": PRICE.to_string(),
+        "asset": setup.localnet.info().usdc_mint.to_string(),
+        "payTo": setup.provider.to_string(),
+        "maxTimeoutSeconds": 60,
+    })
+}
+
+/// Request bodies for receipts `from+1 ..= from+count` (in prices) of one payer.
+fn bodies(setup: &Setup, payer: usize, from: u64, count: u64) -> Vec<Vec<u8>> {
+    let (keypair, escrow, generation) = &setup.payers[payer];
+    let requirement = requirement(setup);
+    (from + 1..=from + count)
+        .map(|step| {
+            let receipt = Receipt {
+                allowance: escrow.allowance(&setup.provider),
+                generation: *generation,
+                cumulative: step * PRICE,
+                expires_at: 0,
+            };
+            let payload = SignedReceipt {
+                receipt,
+                signer: keypair.pubkey(),
+                signature: sign_receipt(keypair, &receipt),
+            }
+            .to_payload();
+            serde_json::to_vec(&json!({
+                "x402Version": 2,
+                "paymentPayload": {"x402Version": 2, "accepted": requirement, "payload": payload},
+                "paymentRequirements": requirement,
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort();
+    let count = latencies.len();
+    let at = |q: f64| latencies[((count as f64 * q) as usize).min(count - 1)];
+    println!(
+        "{label}: {count} receipts in {:.2} s = {:.0} receipts/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+    );
+}
+
+/// Each client settles its pre-signed bodies in order over HTTP until time is up.
+async fn over_http(
+    label: &str,
+    setup: &Setup,
+    url: &str,
+    from: u64,
+    per_payer: u64,
+    time: Duration,
+) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(setup.payers.len())
+        .build()
+        .unwrap();
+    let signed: Vec<Vec<Vec<u8>>> = (0..setup.payers.len())
+        .map(|payer| bodies(setup, payer, from, per_payer))
+        .collect();
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    for bodies in signed {
+        let http = http.clone();
+        let url = url.to_string();
+        tasks.push(async move {
+            let mut latencies = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                if start.elapsed() > time {
+                    break;
+                }
+                let sent = Instant::now();
+                let answer: Value = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_eq!(answer["success"], true, "{answer}");
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        });
+    }
+    let started = Instant::now();
+    let results = futures_join_all(tasks).await;
+    let elapsed = started.elapsed();
+    report(
+        &format!("{label} HTTP, {} clients", setup.payers.len()),
+        results.into_iter().flatten().collect(),
+        elapsed,
+    );
+}
+
+/// The same, calling the scheme in-process.
+async fn in_process(
+    label: &str,
+    setup: &Setup,
+    scheme: Arc<EscrowScheme>,
+    from: u64,
+    per_payer: u64,
+) {
+    let prepared: Vec<Vec<PaymentRequest>> = (0..setup.payers.len())
+        .map(|payer| {
+            bodies(setup, payer, from, per_payer)
+                .into_iter()
+                .map(|body| {
+                    let request: FacilitatorRequest = serde_json::from_slice(&body).unwrap();
+                    PaymentRequest::parse(request).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for requests in prepared {
+        let scheme = scheme.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(requests.len());
+            for request in requests {
+                let sent = Instant::now();
+                scheme.settle(&request, unix_now()).await.unwrap();
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    report(
+        &format!("{label} in-process, {} clients", setup.payers.len()),
+        latencies,
+        started.elapsed(),
+    );
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(tasks: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let payers: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(128);
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        println!("escrow settle benchmark: {payers} payers, one allowance each, durable SQLite");
+        let setup = setup(payers).await;
+        let dir = tempfile::tempdir().unwrap();
+
+        // (a) The facilitator over HTTP.
+        let database = dir.path().join("http.db").display().to_string();
+        let mut settings = Settings::new(
+            setup.localnet.rpc_url(),
+            database,
+            setup.facilitator_key.insecure_clone(),
+        );
+        settings.claimer = None;
+        settings.chain_cache_ttl = Duration::from_secs(3_600);
+        let facilitator = Facilitator::start(settings).await.unwrap();
+        let url = format!("{}/settle", facilitator.url());
+        // Warm-up: one receipt per allowance loads the chain cache.
+        over_http("warm-up", &setup, &url, 0, 1, Duration::from_secs(60)).await;
+        let per_payer = (seconds * 10_000 / payers as u64).max(10);
+        over_http(
+            "(a)",
+            &setup,
+            &url,
+            1,
+            per_payer,
+            Duration::from_secs(seconds),
+        )
+        .await;
+        facilitator.shutdown().await;
+
+        // (b) The scheme in-process, on its own database.
+        let database = dir.path().join("direct.db").display().to_string();
+        let store = Store::open(&database).await.unwrap();
+        let rpc = Arc::new(RpcClient::new_with_commitment(
+            setup.localnet.rpc_url(),
+            CommitmentConfig::confirmed(),
+        ));
+        let chain = Arc::new(ChainReader::new(rpc, Duration::from_secs(3_600)));
+        let (committer, _writer) = Committer::start(store.clone(), DEFAULT_MAX_BATCH);
+        let proofs = Arc::new(ProofIssuer::new(
+            vec![ProofKey {
+                signing_key: ed25519_dalek::SigningKey::from_bytes(
+                    setup.facilitator_key.secret_bytes(),
+                ),
+                not_before: 0,
+                not_after: None,
+            }],
+            setup.localnet.info().network.clone(),
+            300,
+        ));
+        let scheme = Arc::new(EscrowScheme::new(
+            chain,
+            store,
+            committer,
+            proofs,
+            Arc::new(SignatureChecker::start().unwrap()),
+            setup.facilitator_key.pubkey(),
+            120,
+        ));
+        in_process("warm-up", &setup, scheme.clone(), 0, 1).await;
+        in_process("(b)", &setup, scheme, 1, per_payer).await;
+    });
+}

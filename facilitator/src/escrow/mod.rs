@@ -1,0 +1,367 @@
+//! paytab's `escrow` scheme: payer-signed cumulative receipts against an
+//! on-chain allowance. Verify checks a receipt; settle also commits the new
+//! watermark durably and answers with a proof. No transaction per request: the
+//! claimer pays providers later, in batches.
+//!
+//! Concurrency: receipts for one allowance are handled one at a time (a lock
+//! per allowance, held until the commit is durable); receipts for different
+//! allowances proceed in parallel and share commits. A receipt whose cumulative
+//! is not exactly the accepted watermark plus the price is refused as stale,
+//! with the watermark in `extensions.paytab.acceptedCumulative`, so a client
+//! that lost count signs again from there.
+
+pub mod payload;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use paytab_protocol::proof::{Scheme, Settlement};
+use serde_json::json;
+use solana_pubkey::Pubkey;
+
+use crate::chain::{AllowanceState, ChainReader};
+use crate::committer::Committer;
+use crate::proofs::{binding_for, ProofClaim, ProofIssuer};
+use crate::rejection::Rejection;
+use crate::signatures::SignatureChecker;
+use crate::store::{AcceptedReceipt, Store, Watermark};
+use crate::x402::PaymentRequest;
+use payload::SignedReceipt;
+use rules::Terms;
+
+/// The scheme's name on the wire.
+pub const SCHEME: &str = "escrow";
+
+/// An allowance's accepted watermark, locked.
+type LedgerGuard = tokio::sync::OwnedMutexGuard<Option<Watermark>>;
+
+/// Whether a check may accept the receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Verify,
+    Settle,
+}
+
+/// The outcome of checking a receipt.
+enum Evaluation {
+    /// Acceptable on top of the accepted watermark.
+    Accept(Arc<AllowanceState>),
+    /// Already accepted: the answer given then.
+    Replayed(Box<Settled>),
+}
+
+/// A receipt that passed every check.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The escrow owner.
+    pub payer: Pubkey,
+}
+
+/// A settled receipt.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The escrow owner.
+    pub payer: Pubkey,
+    /// The price paid.
+    pub amount: u64,
+    /// The allowance drawn on.
+    pub allowance: Pubkey,
+    /// The new accepted watermark.
+    pub cumulative: u64,
+    /// The allowance's generation.
+    pub generation: u64,
+    /// The proof for the gateway.
+    pub proof: String,
+}
+
+/// What the escrow scheme needs.
+pub struct EscrowScheme {
+    chain: Arc<ChainReader>,
+    store: Store,
+    committer: Committer,
+    proofs: Arc<ProofIssuer>,
+    signatures: Arc<SignatureChecker>,
+    delegate: Pubkey,
+    expiry_margin_secs: i64,
+    ledgers: Mutex<HashMap<Pubkey, Arc<tokio::sync::Mutex<Option<Watermark>>>>>,
+}
+
+impl EscrowScheme {
+    /// The scheme over `chain` and `store`, claiming as `delegate`.
+    pub fn new(
+        chain: Arc<ChainReader>,
+        store: Store,
+        committer: Committer,
+        proofs: Arc<ProofIssuer>,
+        signatures: Arc<SignatureChecker>,
+        delegate: Pubkey,
+        expiry_margin_secs: i64,
+    ) -> Self {
+        Self {
+            chain,
+            store,
+            committer,
+            proofs,
+            signatures,
+            delegate,
+            expiry_margin_secs,
+            ledgers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key allowances must name as delegate.
+    pub fn delegate(&self) -> Pubkey {
+        self.delegate
+    }
+
+    /// Checks a receipt without accepting it.
+    pub async fn verify(&self, request: &PaymentRequest, now: i64) -> Result<Verified, Rejection> {
+        let (_, _, _, evaluation) = self.admit(request, now, Purpose::Verify).await?;
+        let payer = match evaluation {
+            Evaluation::Accept(state) => state.escrow.owner,
+            Evaluation::Replayed(settled) => settled.payer,
+        };
+        Ok(Verified { payer })
+    }
+
+    /// Accepts a receipt: checks it, commits the new watermark durably, and
+    /// returns its proof. A retry of an accepted receipt returns the same answer.
+    pub async fn settle(&self, request: &PaymentRequest, now: i64) -> Result<Settled, Rejection> {
+        let (signed, terms, mut watermark, evaluation) =
+            self.admit(request, now, Purpose::Settle).await?;
+        let state = match evaluation {
+            Evaluation::Accept(state) => state,
+            Evaluation::Replayed(settled) => return Ok(*settled),
+        };
+        let payer = state.escrow.owner;
+
+        let receipt = signed.receipt;
+        let proof = self
+            .proofs
+            .issue(
+                ProofClaim {
+                    scheme: Scheme::Escrow,
+                    payer,
+                    pay_to: terms.pay_to,
+                    asset: terms.asset,
+                    amount: terms.amount,
+                    binding: binding_for(
+                        request.binding.as_ref(),
+                        request.payment.resource.as_deref(),
+                    ),
+                    settlement: Settlement::Receipt {
+                        allowance: receipt.allowance,
+                        cumulative: receipt.cumulative,
+                    },
+                },
+                now,
+            )
+            .map_err(Rejection::settle_error)?;
+        self.committer
+            .commit(AcceptedReceipt {
+                allowance: receipt.allowance,
+                generation: receipt.generation,
+                cumulative: receipt.cumulative,
+                amount: terms.amount,
+                claimed: state.allowance.claimed,
+                payer,
+                signer: signed.signer,
+                signature: signed.signature_base58(),
+                proof: proof.clone(),
+                accepted_at: now,
+                escrow: state.allowance.escrow,
+                provider: state.allowance.provider,
+                mint: state.escrow.mint,
+                vault: state.allowance.vault,
+            })
+            .await
+            .map_err(Rejection::settle_error)?;
+        *watermark = Some(Watermark {
+            generation: receipt.generation,
+            accepted: receipt.cumulative,
+            claimed: state.allowance.claimed,
+        });
+        Ok(Settled {
+            payer,
+            amount: terms.amount,
+            allowance: receipt.allowance,
+            cumulative: receipt.cumulative,
+            generation: receipt.generation,
+            proof,
+        })
+    }
+
+    /// The `extensions` of a successful answer.
+    pub fn extensions(settled: &Settled) -> serde_json::Value {
+        json!({"paytab": {
+            "proof": settled.proof,
+            "allowance": settled.allowance.to_string(),
+            "acceptedCumulative": settled.cumulative.to_string(),
+            "generation": settled.generation.to_string(),
+        }})
+    }
+
+    /// Parses and checks a receipt, holding its allowance's lock from the
+    /// check on (the caller keeps it until the new watermark is committed).
+    async fn admit(
+        &self,
+        request: &PaymentRequest,
+        now: i64,
+        purpose: Purpose,
+    ) -> Result<(SignedReceipt, Terms, LedgerGuard, Evaluation), Rejection> {
+        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
+        self.check_signature(&signed).await?;
+        let terms = self.terms(request, now);
+        let mut watermark = self.ledger(&signed.receipt.allowance).lock_owned().await;
+        let evaluation = self
+            .evaluate(&signed, &terms, &mut watermark, purpose)
+            .await?;
+        Ok((signed, terms, watermark, evaluation))
+    }
+
+    async fn check_signature(&self, signed: &SignedReceipt) -> Result<(), Rejection> {
+        let valid = self
+            .signatures
+            .verify(
+                signed.signer.to_bytes(),
+                signed.receipt.to_bytes().to_vec(),
+                signed.signature,
+            )
+            .await;
+        if valid {
+            Ok(())
+        } else {
+            Err(Rejection::new(
+                "invalid_escrow_payload_signature",
+                "the receipt signature does not verify",
+            ))
+        }
+    }
+
+    fn terms(&self, request: &PaymentRequest, now: i64) -> Terms {
+        Terms {
+            amount: request.requirement.amount,
+            asset: request.requirement.asset,
+            pay_to: request.requirement.pay_to,
+            delegate: self.delegate,
+            now,
+            expiry_margin_secs: self.expiry_margin_secs,
+        }
+    }
+
+    /// Loads chain state and the accepted watermark and checks the receipt
+    /// against both. A refusal that newer chain state could lift (a raised
+    /// cap, a new session key) is checked once more against a fresh read.
+    async fn evaluate(
+        &self,
+        signed: &SignedReceipt,
+        terms: &Terms,
+        watermark: &mut Option<Watermark>,
+        purpose: Purpose,
+    ) -> Result<Evaluation, Rejection> {
+        let address = signed.receipt.allowance;
+        let mut fresh = false;
+        let mut state = self.allowance_state(&address, false).await?;
+        loop {
+            match self.check(signed, terms, &state, watermark, purpose).await {
+                Err(rejection) if !fresh && rules::may_pass_on_fresh_state(&rejection) => {
+                    fresh = true;
+                    state = self.allowance_state(&address, true).await?;
+                }
+                outcome => {
+                    return outcome.map_err(|rejection| rejection.with_payer(state.escrow.owner))
+                }
+            }
+        }
+    }
+
+    async fn check(
+        &self,
+        signed: &SignedReceipt,
+        terms: &Terms,
+        state: &Arc<AllowanceState>,
+        watermark: &mut Option<Watermark>,
+        purpose: Purpose,
+    ) -> Result<Evaluation, Rejection> {
+        rules::check_authority(signed, state, terms)?;
+        let accepted = self.accepted(state, watermark).await?;
+        if purpose == Purpose::Settle && signed.receipt.cumulative <= accepted {
+            if let Some(settled) = self.replayed(signed).await? {
+                return Ok(Evaluation::Replayed(Box::new(settled)));
+            }
+        }
+        rules::check_amount(signed, state, terms, accepted)?;
+        Ok(Evaluation::Accept(state.clone()))
+    }
+
+    async fn allowance_state(
+        &self,
+        address: &Pubkey,
+        fresh: bool,
+    ) -> Result<Arc<AllowanceState>, Rejection> {
+        self.chain
+            .allowance(address, fresh)
+            .await
+            .map_err(Rejection::verify_error)?
+            .ok_or_else(|| {
+                Rejection::new(
+                    "invalid_escrow_payload_allowance_not_found",
+                    format!("no paytab allowance at {address}"),
+                )
+            })
+    }
+
+    /// The highest cumulative accepted here or claimed on chain for the
+    /// allowance's current generation.
+    async fn accepted(
+        &self,
+        state: &AllowanceState,
+        watermark: &mut Option<Watermark>,
+    ) -> Result<u64, Rejection> {
+        let generation = state.allowance.generation;
+        if watermark.is_none_or(|known| known.generation != generation) {
+            let stored = self
+                .store
+                .watermark(&state.address)
+                .await
+                .map_err(Rejection::verify_error)?
+                .filter(|stored| stored.generation == generation);
+            *watermark = Some(stored.unwrap_or(Watermark {
+                generation,
+                accepted: 0,
+                claimed: 0,
+            }));
+        }
+        let known = watermark.map_or(0, |known| known.accepted);
+        Ok(known.max(state.allowance.claimed))
+    }
+
+    /// The answer already given for this exact receipt, if it was accepted.
+    async fn replayed(&self, signed: &SignedReceipt) -> Result<Option<Settled>, Rejection> {
+        let receipt = signed.receipt;
+        let stored = self
+            .store
+            .receipt(&receipt.allowance, receipt.generation, receipt.cumulative)
+            .await
+            .map_err(Rejection::settle_error)?;
+        Ok(stored
+            .filter(|stored| stored.signature == signed.signature_base58())
+            .map(|stored| Settled {
+                payer: stored.payer,
+                amount: stored.amount,
+                allowance: receipt.allowance,
+                cumulative: receipt.cumulative,
+                generation: receipt.generation,
+                proof: stored.proof,
+            }))
+    }
+
+    fn ledger(&self, allowance: &Pubkey) -> Arc<tokio::sync::Mutex<Option<Watermark>>> {
+        let mut ledgers = self
+            .ledgers
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        ledgers.entry(*allowance).or_default().clone()
+    }
+}

@@ -1,0 +1,327 @@
+//! Verifying and settling x402 `exact` payments: check every rule, co-sign as
+//! fee payer, simulate, send, wait for `confirmed`, and prove the payment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use paytab_protocol::proof::{Scheme, Settlement};
+use serde_json::Value;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::config::{RpcSendTransactionConfig, RpcSimulateTransactionConfig};
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::versioned::VersionedTransaction;
+
+use super::rules::{
+    check_transaction, decode_transaction, ExactLimits, ExactRequirement, ExactTransfer,
+};
+use crate::proofs::{binding_for, ProofClaim, ProofIssuer};
+use crate::rejection::Rejection;
+use crate::store::{Store, TransferRecord, TransferStatus};
+use crate::x402::PaymentRequest;
+
+/// The scheme's name on the wire.
+pub const SCHEME: &str = "exact";
+
+/// How often a sent transaction's status is polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A transfer that passed every rule and simulated, co-signed by the fee payer.
+#[derive(Debug, Clone)]
+pub struct ExactVerified {
+    /// What it transfers.
+    pub transfer: ExactTransfer,
+    /// The transaction with both signatures.
+    pub transaction: VersionedTransaction,
+}
+
+/// A confirmed transfer.
+#[derive(Debug, Clone)]
+pub struct ExactSettled {
+    /// The transfer authority.
+    pub payer: Pubkey,
+    /// Raw units moved.
+    pub amount: u64,
+    /// The transaction signature.
+    pub signature: Signature,
+    /// The proof for the gateway.
+    pub proof: String,
+}
+
+/// The `exact` scheme.
+pub struct ExactScheme {
+    rpc: Arc<RpcClient>,
+    fee_payer: Arc<Keypair>,
+    store: Store,
+    proofs: Arc<ProofIssuer>,
+    limits: ExactLimits,
+    confirm_timeout: Duration,
+}
+
+impl ExactScheme {
+    /// The scheme paying fees with `fee_payer`.
+    pub fn new(
+        rpc: Arc<RpcClient>,
+        fee_payer: Arc<Keypair>,
+        store: Store,
+        proofs: Arc<ProofIssuer>,
+        confirm_timeout: Duration,
+    ) -> Self {
+        Self {
+            rpc,
+            fee_payer,
+            store,
+            proofs,
+            limits: ExactLimits::default(),
+            confirm_timeout,
+        }
+    }
+
+    /// The fee payer's address (`extra.feePayer`).
+    pub fn fee_payer(&self) -> Pubkey {
+        self.fee_payer.pubkey()
+    }
+
+    /// Checks every rule and simulates the co-signed transaction.
+    pub async fn verify(&self, request: &PaymentRequest) -> Result<ExactVerified, Rejection> {
+        let verified = self.co_sign(request)?;
+        self.simulate(&verified.transaction)
+            .await
+            .map_err(|rejection| rejection.with_payer(verified.transfer.payer))?;
+        Ok(verified)
+    }
+
+    /// Checks every rule and co-signs as fee payer (the signature, and so the
+    /// transaction id, is deterministic).
+    fn co_sign(&self, request: &PaymentRequest) -> Result<ExactVerified, Rejection> {
+        let requirement = self.requirement(request)?;
+        let wire = request
+            .payment
+            .payload
+            .get("transaction")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Rejection::new(
+                    "invalid_payload",
+                    "payload.transaction must be a base64 string",
+                )
+            })?;
+        let mut transaction = decode_transaction(wire).map_err(rule_rejection)?;
+        let transfer =
+            check_transaction(&transaction, &requirement, &self.limits).map_err(rule_rejection)?;
+        let message = transaction.message.serialize();
+        let fee_payer_signature = self.fee_payer.sign_message(&message);
+        match transaction.signatures.first_mut() {
+            Some(slot) => *slot = fee_payer_signature,
+            None => {
+                return Err(rule_rejection(
+                    super::rules::ExactRuleError::UnexpectedSigner,
+                ))
+            }
+        }
+        Ok(ExactVerified {
+            transfer,
+            transaction,
+        })
+    }
+
+    /// Checks, refuses a transaction seen before, simulates, sends, waits for
+    /// `confirmed`, and proves the payment.
+    pub async fn settle(
+        &self,
+        request: &PaymentRequest,
+        now: i64,
+    ) -> Result<ExactSettled, Rejection> {
+        let verified = self.co_sign(request)?;
+        let transfer = verified.transfer;
+        let signature = verified
+            .transaction
+            .signatures
+            .first()
+            .copied()
+            .ok_or_else(|| Rejection::settle_error("co-signed transaction has no signature"))?;
+        let first_seen = self
+            .store
+            .begin_transfer(&TransferRecord {
+                signature: signature.to_string(),
+                payer: transfer.payer,
+                pay_to: request.requirement.pay_to,
+                mint: transfer.mint,
+                amount: transfer.amount,
+                status: TransferStatus::Pending,
+                created_at: now,
+            })
+            .await
+            .map_err(Rejection::settle_error)?;
+        if !first_seen {
+            return Err(Rejection::new(
+                "duplicate_settlement",
+                format!("transaction {signature} was already submitted for settlement"),
+            )
+            .with_payer(transfer.payer));
+        }
+        if let Err(rejection) = self.simulate(&verified.transaction).await {
+            // It was never sent, so the same transaction may be tried again.
+            self.store
+                .forget_transfer(&signature.to_string())
+                .await
+                .map_err(Rejection::settle_error)?;
+            return Err(rejection.with_payer(transfer.payer));
+        }
+        if let Err(rejection) = self
+            .send_and_confirm(&verified.transaction, &signature)
+            .await
+        {
+            if rejection.reason == "transaction_failed" {
+                self.finish(&signature, TransferStatus::Failed, None)
+                    .await?;
+            }
+            return Err(rejection.with_payer(transfer.payer));
+        }
+        let proof = self
+            .proofs
+            .issue(
+                ProofClaim {
+                    scheme: Scheme::Exact,
+                    payer: transfer.payer,
+                    pay_to: request.requirement.pay_to,
+                    asset: transfer.mint,
+                    amount: transfer.amount,
+                    binding: binding_for(
+                        request.binding.as_ref(),
+                        request.payment.resource.as_deref(),
+                    ),
+                    settlement: Settlement::Transaction(signature.into()),
+                },
+                now,
+            )
+            .map_err(Rejection::settle_error)?;
+        self.finish(&signature, TransferStatus::Settled, Some(&proof))
+            .await?;
+        Ok(ExactSettled {
+            payer: transfer.payer,
+            amount: transfer.amount,
+            signature,
+            proof,
+        })
+    }
+
+    fn requirement(&self, request: &PaymentRequest) -> Result<ExactRequirement, Rejection> {
+        let extra = &request.requirement.extra;
+        let fee_payer = extra
+            .get("feePayer")
+            .and_then(Value::as_str)
+            .and_then(|text| text.parse::<Pubkey>().ok())
+            .ok_or_else(|| {
+                Rejection::new(
+                    "invalid_payment_requirements",
+                    "extra.feePayer must name the facilitator's fee payer",
+                )
+            })?;
+        if fee_payer != self.fee_payer() {
+            return Err(Rejection::new(
+                "invalid_payment_requirements",
+                format!(
+                    "extra.feePayer {fee_payer} is not this facilitator's fee payer {}",
+                    self.fee_payer()
+                ),
+            ));
+        }
+        let memo = match extra.get("memo") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(memo)) => Some(memo.clone()),
+            Some(_) => {
+                return Err(Rejection::new(
+                    "invalid_payment_requirements",
+                    "extra.memo must be a string",
+                ))
+            }
+        };
+        Ok(ExactRequirement {
+            asset: request.requirement.asset,
+            pay_to: request.requirement.pay_to,
+            amount: request.requirement.amount,
+            fee_payer,
+            memo,
+        })
+    }
+
+    async fn simulate(&self, transaction: &VersionedTransaction) -> Result<(), Rejection> {
+        let config = RpcSimulateTransactionConfig {
+            sig_verify: true,
+            commitment: Some(CommitmentConfig::confirmed()),
+            ..RpcSimulateTransactionConfig::default()
+        };
+        let simulation = self
+            .rpc
+            .simulate_transaction_with_config(transaction, config)
+            .await
+            .map_err(Rejection::verify_error)?;
+        match simulation.value.err {
+            None => Ok(()),
+            Some(error) => Err(Rejection::new(
+                "transaction_simulation_failed",
+                format!("the transaction fails in simulation: {error}"),
+            )),
+        }
+    }
+
+    async fn send_and_confirm(
+        &self,
+        transaction: &VersionedTransaction,
+        signature: &Signature,
+    ) -> Result<(), Rejection> {
+        let config = RpcSendTransactionConfig {
+            skip_preflight: true,
+            ..RpcSendTransactionConfig::default()
+        };
+        self.rpc
+            .send_transaction_with_config(transaction, config)
+            .await
+            .map_err(Rejection::settle_error)?;
+        let deadline = tokio::time::Instant::now() + self.confirm_timeout;
+        loop {
+            let statuses = self
+                .rpc
+                .get_signature_statuses(&[*signature])
+                .await
+                .map_err(Rejection::settle_error)?;
+            if let Some(Some(status)) = statuses.value.into_iter().next() {
+                if let Some(error) = status.err {
+                    return Err(Rejection::new(
+                        "transaction_failed",
+                        format!("the transaction failed on chain: {error}"),
+                    ));
+                }
+                if status.satisfies_commitment(CommitmentConfig::confirmed()) {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Rejection::settle_error(format!(
+                    "transaction {signature} not confirmed in time"
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    async fn finish(
+        &self,
+        signature: &Signature,
+        status: TransferStatus,
+        proof: Option<&str>,
+    ) -> Result<(), Rejection> {
+        self.store
+            .finish_transfer(&signature.to_string(), status, proof)
+            .await
+            .map_err(Rejection::settle_error)
+    }
+}
+
+fn rule_rejection(error: super::rules::ExactRuleError) -> Rejection {
+    Rejection::new(error.reason(), error.to_string())
+}

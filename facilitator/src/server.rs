@@ -1,0 +1,398 @@
+//! The HTTP API: x402 `/verify`, `/settle`, `/supported`, discovery, keys,
+//! health and metrics, with request ids, size limits, timeouts and JSON errors.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::claimer::unix_now;
+use crate::discovery::{self, Registration};
+use crate::escrow::{self, EscrowScheme};
+use crate::exact::scheme::{self as exact, ExactScheme};
+use crate::metrics::{self, Outcomes, METRICS};
+use crate::proofs::ProofIssuer;
+use crate::rejection::Rejection;
+use crate::store::Store;
+use crate::x402::{
+    v1_network_name, FacilitatorRequest, PaymentRequest, SettleResponse, SupportedKind,
+    VerifyResponse, Version,
+};
+
+/// What every handler shares.
+pub struct AppState {
+    /// CAIP-2 id of the chain served.
+    pub network: String,
+    /// The `exact` scheme.
+    pub exact: ExactScheme,
+    /// The `escrow` scheme.
+    pub escrow: EscrowScheme,
+    /// Proof keys.
+    pub proofs: Arc<ProofIssuer>,
+    /// The database.
+    pub store: Store,
+    /// Bearer token for resource registration.
+    pub registration_token: Option<String>,
+}
+
+/// The router with every route and layer.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/verify", post(verify))
+        .route("/settle", post(settle))
+        .route("/supported", get(supported))
+        .route("/keys", get(keys))
+        .route(
+            "/discovery/resources",
+            get(list_resources).post(register_resource),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<axum::body::Body>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
+            },
+        ))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A JSON error body `{error, message}` with a status.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+fn bad_body(rejection: JsonRejection) -> Response {
+    let status = match rejection {
+        JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, "invalid_request", rejection.body_text())
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+async fn metrics_text() -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics::render(),
+    )
+        .into_response()
+}
+
+/// Which network name to echo: the v1 name for v1 requests where one exists.
+fn echoed_network(state: &AppState, version: Version) -> String {
+    match version {
+        Version::V1 => v1_network_name(&state.network)
+            .map(str::to_string)
+            .unwrap_or_else(|| state.network.clone()),
+        Version::V2 => state.network.clone(),
+    }
+}
+
+/// Why a request never reached a scheme.
+enum Unparsed {
+    /// The body is not a facilitator request at all: an HTTP error.
+    Body(Response),
+    /// The body is one, but refused: an x402 answer.
+    Refused(Rejection),
+}
+
+fn parse_request(
+    state: &AppState,
+    body: Result<Json<FacilitatorRequest>, JsonRejection>,
+) -> Result<PaymentRequest, Box<Unparsed>> {
+    let Json(body) = body.map_err(|rejection| Box::new(Unparsed::Body(bad_body(rejection))))?;
+    let request =
+        PaymentRequest::parse(body).map_err(|rejection| Box::new(Unparsed::Refused(rejection)))?;
+    if request.requirement.network != state.network {
+        return Err(Box::new(Unparsed::Refused(Rejection::new(
+            "invalid_network",
+            format!(
+                "this facilitator settles on {}, not {}",
+                state.network, request.requirement.network
+            ),
+        ))));
+    }
+    Ok(request)
+}
+
+fn count(outcomes: &Outcomes, ok: bool) {
+    if ok {
+        outcomes.ok.add(1);
+    } else {
+        outcomes.refused.add(1);
+    }
+}
+
+async fn verify(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<FacilitatorRequest>, JsonRejection>,
+) -> Response {
+    let request = match parse_request(&state, body) {
+        Ok(request) => request,
+        Err(unparsed) => match *unparsed {
+            Unparsed::Body(response) => return response,
+            Unparsed::Refused(rejection) => {
+                return Json(VerifyResponse::refused(&rejection)).into_response()
+            }
+        },
+    };
+    let now = unix_now();
+    let response = match request.requirement.scheme.as_str() {
+        exact::SCHEME => {
+            let outcome = state.exact.verify(&request).await;
+            count(&METRICS.verify_exact, outcome.is_ok());
+            match outcome {
+                Ok(verified) => valid(verified.transfer.payer.to_string(), None),
+                Err(rejection) => VerifyResponse::refused(&rejection),
+            }
+        }
+        escrow::SCHEME => {
+            let outcome = state.escrow.verify(&request, now).await;
+            count(&METRICS.verify_escrow, outcome.is_ok());
+            match outcome {
+                Ok(verified) => valid(verified.payer.to_string(), None),
+                Err(rejection) => {
+                    note_stale(&rejection);
+                    VerifyResponse::refused(&rejection)
+                }
+            }
+        }
+        other => VerifyResponse::refused(&unsupported(other)),
+    };
+    Json(response).into_response()
+}
+
+fn valid(payer: String, extensions: Option<Value>) -> VerifyResponse {
+    VerifyResponse {
+        is_valid: true,
+        invalid_reason: None,
+        invalid_message: None,
+        payer: Some(payer),
+        extensions,
+    }
+}
+
+fn unsupported(scheme: &str) -> Rejection {
+    Rejection::new(
+        "unsupported_scheme",
+        format!("scheme {scheme:?} is not supported (exact, escrow)"),
+    )
+}
+
+fn note_stale(rejection: &Rejection) {
+    if rejection.reason == "invalid_escrow_payload_stale_cumulative" {
+        METRICS.stale_receipts.add(1);
+    }
+}
+
+async fn settle(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<FacilitatorRequest>, JsonRejection>,
+) -> Response {
+    let started = Instant::now();
+    let request = match parse_request(&state, body) {
+        Ok(request) => request,
+        Err(unparsed) => match *unparsed {
+            Unparsed::Body(response) => return response,
+            Unparsed::Refused(rejection) => {
+                return Json(SettleResponse::refused(&rejection, state.network.clone()))
+                    .into_response()
+            }
+        },
+    };
+    let network = echoed_network(&state, request.payment.version);
+    let now = unix_now();
+    let response = match request.requirement.scheme.as_str() {
+        exact::SCHEME => {
+            let outcome = state.exact.settle(&request, now).await;
+            count(&METRICS.settle_exact, outcome.is_ok());
+            match outcome {
+                Ok(settled) => SettleResponse::settled(
+                    settled.payer,
+                    settled.signature.to_string(),
+                    network,
+                    settled.amount,
+                    json!({"paytab": {"proof": settled.proof}}),
+                ),
+                Err(rejection) => SettleResponse::refused(&rejection, network),
+            }
+        }
+        escrow::SCHEME => {
+            let outcome = state.escrow.settle(&request, now).await;
+            count(&METRICS.settle_escrow, outcome.is_ok());
+            match outcome {
+                Ok(settled) => SettleResponse::settled(
+                    settled.payer,
+                    String::new(),
+                    network,
+                    settled.amount,
+                    EscrowScheme::extensions(&settled),
+                ),
+                Err(rejection) => {
+                    note_stale(&rejection);
+                    SettleResponse::refused(&rejection, network)
+                }
+            }
+        }
+        other => SettleResponse::refused(&unsupported(other), network),
+    };
+    METRICS
+        .settle_latency
+        .observe(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    Json(response).into_response()
+}
+
+async fn supported(State(state): State<Arc<AppState>>) -> Response {
+    let fee_payer = state.exact.fee_payer().to_string();
+    let delegate = state.escrow.delegate().to_string();
+    let mut kinds = Vec::new();
+    let mut networks = vec![(2u8, state.network.clone())];
+    networks.push((
+        1,
+        v1_network_name(&state.network)
+            .map(str::to_string)
+            .unwrap_or_else(|| state.network.clone()),
+    ));
+    for (version, network) in networks {
+        kinds.push(SupportedKind {
+            x402_version: version,
+            scheme: exact::SCHEME.into(),
+            network: network.clone(),
+            extra: Some(json!({"feePayer": fee_payer})),
+        });
+        kinds.push(SupportedKind {
+            x402_version: version,
+            scheme: escrow::SCHEME.into(),
+            network,
+            extra: Some(json!({
+                "delegate": delegate,
+                "programId": paytab::ID.to_string(),
+                "feePayer": fee_payer,
+            })),
+        });
+    }
+    Json(json!({
+        "kinds": kinds,
+        "extensions": [],
+        "signers": {"solana:*": [fee_payer]},
+    }))
+    .into_response()
+}
+
+async fn keys(State(state): State<Arc<AppState>>) -> Response {
+    Json(json!({"keys": state.proofs.published()})).into_response()
+}
+
+/// Query of `GET /discovery/resources`.
+#[derive(Debug, Deserialize)]
+struct ResourceQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn list_resources(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ResourceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "type must be text; limit and offset non-negative integers",
+        );
+    };
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let offset = query.offset.unwrap_or(0);
+    match discovery::list(&state.store, query.kind.as_deref(), limit, offset).await {
+        Ok(page) => Json(page).into_response(),
+        Err(cause) => {
+            tracing::error!(%cause, "listing resources failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "could not list resources; try again",
+            )
+        }
+    }
+}
+
+async fn register_resource(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<Registration>, JsonRejection>,
+) -> Response {
+    let Some(token) = state.registration_token.as_deref() else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "registration_disabled",
+            "this facilitator does not accept resource registrations",
+        );
+    };
+    let presented = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if presented != Some(token) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid registration bearer token is required",
+        );
+    }
+    let Json(registration) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_body(rejection),
+    };
+    match discovery::register(&state.store, registration, unix_now()).await {
+        Ok(record) => (StatusCode::CREATED, Json(discovery::item(&record))).into_response(),
+        Err(discovery::RegisterError::Invalid(message)) => {
+            error(StatusCode::BAD_REQUEST, "invalid_resource", message)
+        }
+        Err(discovery::RegisterError::Store(cause)) => {
+            tracing::error!(%cause, "registering a resource failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "could not register the resource; try again",
+            )
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Wiring: the store, the schemes, the claimer and the HTTP server, started
+//! together and stopped gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signer::Signer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::chain::ChainReader;
+use crate::claimer::Claimer;
+use crate::committer::{Committer, DEFAULT_MAX_BATCH};
+use crate::config::Settings;
+use crate::escrow::EscrowScheme;
+use crate::exact::scheme::ExactScheme;
+use crate::proofs::ProofIssuer;
+use crate::server::{router, AppState};
+use crate::signatures::SignatureChecker;
+use crate::store::{Store, StoreError};
+use crate::x402::caip2_network;
+
+/// The facilitator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Store {
+        /// Where.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The chain could not be reached.
+    #[error("cannot reach the Solana RPC at {url}: {message}")]
+    Rpc {
+        /// Where.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// Where.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running facilitator.
+pub struct Facilitator {
+    address: SocketAddr,
+    network: String,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    committer_task: JoinHandle<()>,
+}
+
+impl Facilitator {
+    /// Opens the store, reads the network from the chain and starts serving.
+    pub async fn start(settings: Settings) -> Result<Self, StartError> {
+        let store = Store::open(&settings.database)
+            .await
+            .map_err(|source| StartError::Store {
+                url: redact(&settings.database),
+                source,
+            })?;
+        let rpc = Arc::new(RpcClient::new_with_commitment(
+            settings.rpc_url.clone(),
+            CommitmentConfig::confirmed(),
+        ));
+        let genesis = rpc
+            .get_genesis_hash()
+            .await
+            .map_err(|error| StartError::Rpc {
+                url: settings.rpc_url.clone(),
+                message: error.to_string(),
+            })?;
+        let network = caip2_network(&genesis.to_string());
+        let proofs = Arc::new(ProofIssuer::new(
+            settings.proof_keys.clone(),
+            network.clone(),
+            settings.proof_ttl_secs,
+        ));
+        let chain = Arc::new(ChainReader::new(rpc.clone(), settings.chain_cache_ttl));
+        let (committer, committer_task) = Committer::start(store.clone(), DEFAULT_MAX_BATCH);
+        let signatures =
+            Arc::new(
+                SignatureChecker::start().map_err(|source| StartError::Bind {
+                    address: settings.bind,
+                    source,
+                })?,
+            );
+        let state = Arc::new(AppState {
+            network: network.clone(),
+            exact: ExactScheme::new(
+                rpc.clone(),
+                settings.keypair.clone(),
+                store.clone(),
+                proofs.clone(),
+                settings.request_timeout,
+            ),
+            escrow: EscrowScheme::new(
+                chain.clone(),
+                store.clone(),
+                committer,
+                proofs.clone(),
+                signatures,
+                settings.keypair.pubkey(),
+                settings.expiry_margin_secs,
+            ),
+            proofs,
+            store: store.clone(),
+            registration_token: settings.registration_token.clone(),
+        });
+
+        let listener =
+            TcpListener::bind(settings.bind)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: settings.bind,
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            address: settings.bind,
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let app = router(
+            state.clone(),
+            settings.max_body_bytes,
+            settings.request_timeout,
+        );
+        let mut shutdown = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        }));
+        if let Some(config) = settings.claimer.clone() {
+            let claimer = Claimer::new(chain, store.clone(), settings.keypair.clone(), config);
+            tasks.push(tokio::spawn(claimer.run(stopped)));
+        }
+        tracing::info!(%address, %network, store = store.kind(), "facilitator listening");
+        Ok(Self {
+            address,
+            network,
+            state,
+            stop,
+            tasks,
+            committer_task,
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:4020`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The CAIP-2 network served.
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// The store, for inspection.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Stops accepting requests, finishes those in flight, stops the claimer,
+    /// commits what is queued, and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let store = self.state.store.clone();
+        drop(self.state);
+        let _ = self.committer_task.await;
+        store.close().await;
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
