@@ -20,22 +20,25 @@ struct Fresh {
 }
 
 impl Fresh {
-    /// Closes the store and drops a PostgreSQL test database.
+    /// Closes the store and drops a PostgreSQL test database (best effort:
+    /// a leftover test database harms nothing).
     async fn finish(self) {
         self.store.close().await;
-        if let Some((base, name)) = self
+        let Some((base, name)) = self
             .url
             .starts_with("postgres")
             .then(|| self.url.rsplit_once('/'))
             .flatten()
-        {
-            let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
-                .await
-                .unwrap();
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+        else {
+            return;
+        };
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+            let dropped = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut admin)
-                .await
-                .unwrap();
+                .await;
+            if let Err(error) = dropped {
+                eprintln!("test database {name} left behind: {error}");
+            }
         }
     }
 }

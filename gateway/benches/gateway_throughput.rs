@@ -1,0 +1,442 @@
+//! Requests per second and latency, in one run against one upstream:
+//! (a) the upstream direct, (b) the gateway on a free route, (c) the gateway on
+//! a paid route with proofs (fast path), (d) the gateway on a paid route with
+//! the facilitator round trip (x402 `escrow` receipts, verify + settle). Then
+//! proof checks per second on one core.
+//!
+//! `cargo bench -p paytab-gateway --bench gateway_throughput [-- CLIENTS SECONDS]`
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use paytab::instructions::GrantAllowanceArgs;
+use paytab::receipt::Receipt;
+use paytab_client::receipts::sign_receipt;
+use paytab_client::EscrowAccounts;
+use paytab_facilitator::escrow::payload::SignedReceipt;
+use paytab_facilitator::{Facilitator, Settings};
+use paytab_gateway::clock::unix_now;
+use paytab_gateway::config::{FileConfig, GatewayConfig};
+use paytab_gateway::proof_check::{self, Expected};
+use paytab_gateway::server::Gateway;
+use paytab_localnet::{Localnet, LocalnetConfig};
+use paytab_protocol::keys::{KeyId, KeySet};
+use paytab_protocol::proof::{Binding, Proof, Scheme, Settlement};
+use serde_json::json;
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+const PRICE: u64 = 1_000;
+
+async fn upstream() -> SocketAddr {
+    let app = Router::new().fallback(get(|| async {
+        Json(json!({"symbol": "SOL", "price": 42}))
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// Runs `clients` loops of `request(client, n)` for `seconds`; prints the figures.
+async fn measure<F, Fut>(label: &str, clients: usize, seconds: u64, request: F) -> f64
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let request = Arc::new(request);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                request(client, n).await;
+                latencies.push(sent.elapsed());
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let rate = latencies.len() as f64 / elapsed;
+    println!(
+        "{label}: {rate:.0} requests/s; p50 {:.2} ms, p99 {:.2} ms ({} requests)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+    rate
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let clients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(32);
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(clients, seconds));
+    proof_checks_per_core(seconds);
+}
+
+async fn run(clients: usize, seconds: u64) {
+    println!("gateway benchmark: {clients} concurrent clients, {seconds} s per phase");
+    let localnet = Localnet::start(LocalnetConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        slot_duration: Duration::from_millis(100),
+    })
+    .await
+    .unwrap();
+    let rpc = RpcClient::new_with_commitment(localnet.rpc_url(), CommitmentConfig::confirmed());
+    let mint = localnet.info().usdc_mint;
+    let facilitator_key = Keypair::new();
+    localnet
+        .chain
+        .airdrop(&facilitator_key.pubkey(), 10_000_000_000)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(
+        localnet.rpc_url(),
+        dir.path().join("facilitator.db").display().to_string(),
+        facilitator_key.insecure_clone(),
+    );
+    settings.claimer = None;
+    settings.chain_cache_ttl = Duration::from_secs(3_600);
+    let facilitator = Facilitator::start(settings).await.unwrap();
+    let provider = Keypair::new().pubkey();
+    let upstream = upstream().await;
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+upstream = "http://{upstream}"
+[payment]
+network = "{network}"
+asset = "{mint}"
+pay_to = "{provider}"
+schemes = ["escrow", "exact"]
+[facilitator]
+url = "{facilitator}"
+fee_payer = "{fee_payer}"
+[[routes]]
+path = "/free/*"
+free = true
+[[routes]]
+path = "/paid/*"
+price = {PRICE}
+"#,
+        network = localnet.info().network,
+        facilitator = facilitator.url(),
+        fee_payer = facilitator_key.pubkey(),
+    );
+    let file: FileConfig = toml::from_str(&config).unwrap();
+    let config = GatewayConfig::check(file, |_| None).unwrap();
+    let gateway = Gateway::start(config, Some(vec![7; 32])).await.unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients * 2)
+        .build()
+        .unwrap();
+
+    let direct = format!("http://{upstream}/free/quote");
+    let client = http.clone();
+    measure("(a) upstream direct", clients, seconds, move |_, _| {
+        let client = client.clone();
+        let url = direct.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert!(response.status().is_success());
+            response.bytes().await.unwrap();
+        }
+    })
+    .await;
+
+    let free = format!("{}/free/quote", gateway.url());
+    let client = http.clone();
+    let free_rate = measure("(b) gateway, free route", clients, seconds, move |_, _| {
+        let client = client.clone();
+        let url = free.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert!(response.status().is_success());
+            response.bytes().await.unwrap();
+        }
+    })
+    .await;
+
+    // (c) Proofs signed before the clock starts, by the facilitator's proof key.
+    let paid = format!("{}/paid/quote", gateway.url());
+    let key = SigningKey::from_bytes(facilitator_key.secret_bytes());
+    let per_client = (free_rate as usize * seconds as usize * 2 / clients).max(100);
+    let network = localnet.info().network.clone();
+    let proofs: Arc<Vec<Vec<String>>> = Arc::new(
+        (0..clients)
+            .map(|client| {
+                (0..per_client)
+                    .map(|n| {
+                        let mut id = [0u8; 16];
+                        id[..8].copy_from_slice(&(client as u64).to_le_bytes());
+                        id[8..].copy_from_slice(&(n as u64).to_le_bytes());
+                        proof(
+                            &key,
+                            &network,
+                            provider,
+                            mint,
+                            Binding::request("GET", &paid),
+                            id,
+                        )
+                    })
+                    .collect()
+            })
+            .collect(),
+    );
+    let client = http.clone();
+    let url = paid.clone();
+    let paid_rate = measure(
+        "(c) gateway, paid route, proofs",
+        clients,
+        seconds,
+        move |c, n| {
+            let client = client.clone();
+            let url = url.clone();
+            let token = proofs[c][n % per_client].clone();
+            async move {
+                let response = client
+                    .get(url)
+                    .header("paytab-proof", token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                response.bytes().await.unwrap();
+            }
+        },
+    )
+    .await;
+    println!(
+        "    paid with proofs / free = {:.2} (target >= 0.8)",
+        paid_rate / free_rate
+    );
+
+    // (d) x402 escrow receipts through the facilitator; one payer per client.
+    let mut payers = Vec::new();
+    for _ in 0..clients {
+        payers.push(payer(&localnet, &rpc, &facilitator_key, &provider).await);
+    }
+    let requirement = json!({
+        "scheme": "escrow",
+        "network": network,
+        "amount": PRICE.to_string(),
+        "asset": mint.to_string(),
+        "payTo": provider.to_string(),
+        "maxTimeoutSeconds": 60,
+        "extra": {"delegate": facilitator_key.pubkey().to_string()},
+    });
+    // Each receipt is used once; enough for well over the expected rate.
+    let receipts_per_client = (seconds as usize * 4_000 / clients).max(200);
+    let headers: Arc<Vec<Vec<String>>> = Arc::new(
+        payers
+            .iter()
+            .map(|(keypair, allowance, generation)| {
+                (1..=receipts_per_client as u64)
+                    .map(|step| {
+                        let receipt = Receipt {
+                            allowance: *allowance,
+                            generation: *generation,
+                            cumulative: step * PRICE,
+                            expires_at: 0,
+                        };
+                        let payload = SignedReceipt {
+                            receipt,
+                            signer: keypair.pubkey(),
+                            signature: sign_receipt(keypair, &receipt),
+                        }
+                        .to_payload();
+                        STANDARD.encode(
+                            json!({"x402Version": 2, "accepted": requirement, "payload": payload})
+                                .to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect(),
+    );
+    let client = http.clone();
+    let url = paid.clone();
+    measure(
+        "(d) gateway, paid route, facilitator round trip",
+        clients,
+        seconds,
+        move |c, n| {
+            let client = client.clone();
+            let url = url.clone();
+            let header = headers[c][n % receipts_per_client].clone();
+            async move {
+                let response = client
+                    .get(url)
+                    .header("payment-signature", header)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                response.bytes().await.unwrap();
+            }
+        },
+    )
+    .await;
+    gateway.shutdown().await;
+    facilitator.shutdown().await;
+}
+
+fn proof(
+    key: &SigningKey,
+    network: &str,
+    pay_to: Pubkey,
+    asset: Pubkey,
+    binding: Binding,
+    id: [u8; 16],
+) -> String {
+    let now = unix_now();
+    Proof {
+        key_id: KeyId::of(&key.verifying_key()),
+        scheme: Scheme::Escrow,
+        network: network.to_string(),
+        payer: Pubkey::new_from_array([1; 32]),
+        pay_to,
+        asset,
+        amount: PRICE,
+        binding,
+        issued_at: now,
+        expires_at: now + 600,
+        id,
+        settlement: Settlement::Receipt {
+            allowance: Pubkey::new_from_array([4; 32]),
+            cumulative: PRICE,
+        },
+    }
+    .sign(key)
+    .unwrap()
+}
+
+async fn payer(
+    localnet: &Localnet,
+    rpc: &RpcClient,
+    facilitator_key: &Keypair,
+    provider: &Pubkey,
+) -> (Keypair, Pubkey, u64) {
+    let keypair = Keypair::new();
+    let mint = localnet.info().usdc_mint;
+    localnet
+        .chain
+        .airdrop(&keypair.pubkey(), 1_000_000_000)
+        .unwrap();
+    localnet
+        .chain
+        .mint_usdc(&keypair.pubkey(), 1_000_000_000)
+        .unwrap();
+    let escrow = EscrowAccounts::new(keypair.pubkey(), mint, spl_token_interface::ID);
+    let source = spl_associated_token_account_interface::address::get_associated_token_address(
+        &keypair.pubkey(),
+        &mint,
+    );
+    let instructions = [
+        escrow.open(0),
+        escrow.deposit(source, 1_000_000_000),
+        escrow.grant(
+            provider,
+            GrantAllowanceArgs {
+                cap: 1_000_000_000,
+                period_secs: 0,
+                period_limit: 0,
+                expires_at: 0,
+                delegate: Some(facilitator_key.pubkey()),
+            },
+        ),
+    ];
+    let blockhash = rpc.get_latest_blockhash().await.unwrap();
+    let transaction = Transaction::new_signed_with_payer(
+        &instructions,
+        Some(&keypair.pubkey()),
+        &[&keypair],
+        blockhash,
+    );
+    rpc.send_and_confirm_transaction(&transaction)
+        .await
+        .unwrap();
+    let allowance = escrow.allowance(provider);
+    let account = rpc.get_account(&allowance).await.unwrap();
+    let state = <paytab::state::Allowance as anchor_lang::AccountDeserialize>::try_deserialize(
+        &mut account.data.as_slice(),
+    )
+    .unwrap();
+    (keypair, allowance, state.generation)
+}
+
+/// Proof checks (decode, key, signature, time, terms) per second on one core.
+fn proof_checks_per_core(seconds: u64) {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let terms = paytab_gateway::config::PaymentTerms {
+        network: "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".into(),
+        asset: Pubkey::new_from_array([3; 32]),
+        pay_to: Pubkey::new_from_array([2; 32]),
+        decimals: 6,
+        schemes: vec![paytab_gateway::config::PayScheme::Escrow],
+        max_timeout_seconds: 60,
+        fee_payer: None,
+        delegate: None,
+    };
+    let binding = Binding::request("GET", "https://api.example.com/v1/quote");
+    let token = proof(
+        &key,
+        &terms.network,
+        terms.pay_to,
+        terms.asset,
+        binding,
+        [9; 16],
+    );
+    let mut keys = KeySet::default();
+    keys.insert(key.verifying_key(), 0, None);
+    let expected = Expected {
+        terms: &terms,
+        price: PRICE,
+        binding,
+    };
+    let now = unix_now();
+    let started = Instant::now();
+    let mut checks = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        for _ in 0..100 {
+            proof_check::check_signed(&token, &keys, &expected, now).unwrap();
+        }
+        checks += 100;
+    }
+    println!(
+        "proof check, one core: {:.0} checks/s (target >= 30,000)",
+        checks as f64 / started.elapsed().as_secs_f64()
+    );
+}

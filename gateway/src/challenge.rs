@@ -1,0 +1,338 @@
+//! The challenges a 402 carries: x402 v2 (`PAYMENT-REQUIRED`, base64 JSON),
+//! an x402 v1 body (`accepts`), and MPP `WWW-Authenticate: Payment` challenges
+//! whose ids are HMACs over their parameters, so they need no server state.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use crate::config::{PayScheme, PaymentTerms};
+
+/// x402 CAIP-2 ids with a v1 name.
+const V1_NAMES: [(&str, &str); 3] = [
+    ("solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "solana"),
+    ("solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1", "solana-devnet"),
+    ("solana:4uhcVJyU9pJkvQyS88uRDiswHXSCkY3z", "solana-testnet"),
+];
+
+/// One priced request to challenge.
+#[derive(Debug, Clone)]
+pub struct Priced<'a> {
+    /// Payment terms.
+    pub terms: &'a PaymentTerms,
+    /// The absolute URL requested.
+    pub url: &'a str,
+    /// Raw units.
+    pub price: u64,
+    /// What is sold.
+    pub description: &'a str,
+    /// MIME type of the response.
+    pub mime_type: &'a str,
+}
+
+fn scheme_name(scheme: PayScheme) -> Option<&'static str> {
+    match scheme {
+        PayScheme::Escrow => Some("escrow"),
+        PayScheme::Exact => Some("exact"),
+        PayScheme::Mpp => None,
+    }
+}
+
+fn extra(terms: &PaymentTerms, scheme: PayScheme) -> Value {
+    match scheme {
+        PayScheme::Exact => json!({"feePayer": terms.fee_payer.map(|key| key.to_string())}),
+        _ => json!({"delegate": terms.delegate.map(|key| key.to_string())}),
+    }
+}
+
+/// The x402 v2 requirements, one per accepted x402 scheme, preferred first.
+pub fn requirements_v2(priced: &Priced) -> Vec<Value> {
+    let terms = priced.terms;
+    terms
+        .schemes
+        .iter()
+        .filter_map(|scheme| {
+            Some(json!({
+                "scheme": scheme_name(*scheme)?,
+                "network": terms.network,
+                "amount": priced.price.to_string(),
+                "asset": terms.asset.to_string(),
+                "payTo": terms.pay_to.to_string(),
+                "maxTimeoutSeconds": terms.max_timeout_seconds,
+                "extra": extra(terms, *scheme),
+            }))
+        })
+        .collect()
+}
+
+/// The x402 v2 `PaymentRequired` object.
+pub fn payment_required_v2(priced: &Priced, error: &str) -> Value {
+    json!({
+        "x402Version": 2,
+        "error": error,
+        "resource": {
+            "url": priced.url,
+            "description": priced.description,
+            "mimeType": priced.mime_type,
+        },
+        "accepts": requirements_v2(priced),
+    })
+}
+
+/// The `PAYMENT-REQUIRED` header value: base64 of the JSON.
+pub fn header_value(payment_required: &Value) -> String {
+    STANDARD.encode(payment_required.to_string())
+}
+
+/// The x402 v1 body: the same options with v1 field names.
+pub fn v1_body(priced: &Priced, error: &str) -> Value {
+    let terms = priced.terms;
+    let network = V1_NAMES
+        .iter()
+        .find(|(caip2, _)| *caip2 == terms.network)
+        .map_or(terms.network.as_str(), |(_, name)| name);
+    let accepts: Vec<Value> = terms
+        .schemes
+        .iter()
+        .filter_map(|scheme| {
+            Some(json!({
+                "scheme": scheme_name(*scheme)?,
+                "network": network,
+                "maxAmountRequired": priced.price.to_string(),
+                "resource": priced.url,
+                "description": priced.description,
+                "mimeType": priced.mime_type,
+                "payTo": terms.pay_to.to_string(),
+                "maxTimeoutSeconds": terms.max_timeout_seconds,
+                "asset": terms.asset.to_string(),
+                "extra": extra(terms, *scheme),
+            }))
+        })
+        .collect();
+    json!({"x402Version": 1, "error": error, "accepts": accepts})
+}
+
+/// The parameters of one MPP challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MppChallenge {
+    /// HMAC over the other parameters.
+    pub id: String,
+    /// The protection space (the gateway's public URL).
+    pub realm: String,
+    /// `solana`.
+    pub method: String,
+    /// `charge`.
+    pub intent: String,
+    /// base64url (no padding) of the canonical request JSON.
+    pub request: String,
+    /// RFC 3339 expiry.
+    pub expires: String,
+}
+
+/// The MPP `charge` request object (keys sorted, so its JSON is canonical).
+pub fn mpp_request(priced: &Priced) -> Value {
+    let terms = priced.terms;
+    let network = match terms.network.as_str() {
+        "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp" => "mainnet",
+        "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1" => "devnet",
+        _ => "localnet",
+    };
+    let mut details = Map::new();
+    details.insert("network".into(), json!(network));
+    details.insert("decimals".into(), json!(terms.decimals));
+    if let Some(fee_payer) = terms.fee_payer {
+        details.insert("feePayer".into(), json!(true));
+        details.insert("feePayerKey".into(), json!(fee_payer.to_string()));
+    }
+    json!({
+        "amount": priced.price.to_string(),
+        "currency": terms.asset.to_string(),
+        "recipient": terms.pay_to.to_string(),
+        "description": priced.description,
+        "methodDetails": Value::Object(details),
+    })
+}
+
+impl MppChallenge {
+    /// A challenge for `priced`, expiring `ttl_secs` after `now`, its id keyed by `secret`.
+    pub fn new(priced: &Priced, realm: &str, secret: &[u8], now: i64, ttl_secs: i64) -> Self {
+        let request = URL_SAFE_NO_PAD.encode(mpp_request(priced).to_string());
+        let mut challenge = Self {
+            id: String::new(),
+            realm: realm.to_string(),
+            method: "solana".into(),
+            intent: "charge".into(),
+            request,
+            expires: rfc3339(now.saturating_add(ttl_secs)),
+        };
+        challenge.id = challenge.expected_id(secret);
+        challenge
+    }
+
+    /// The id these parameters must carry under `secret`.
+    pub fn expected_id(&self, secret: &[u8]) -> String {
+        self.mac(secret).map_or_else(String::new, |mac| {
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        })
+    }
+
+    /// Whether the id was issued under `secret` for exactly these parameters
+    /// (compared in constant time).
+    pub fn is_authentic(&self, secret: &[u8]) -> bool {
+        let Some(mac) = self.mac(secret) else {
+            return false;
+        };
+        URL_SAFE_NO_PAD
+            .decode(&self.id)
+            .is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
+    }
+
+    /// HMAC-SHA256 under `secret` over every parameter but the id.
+    fn mac(&self, secret: &[u8]) -> Option<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
+        for part in [
+            &self.realm,
+            &self.method,
+            &self.intent,
+            &self.request,
+            &self.expires,
+        ] {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        Some(mac)
+    }
+
+    /// The `WWW-Authenticate` header value.
+    pub fn header_value(&self) -> String {
+        format!(
+            "Payment id=\"{}\", realm=\"{}\", method=\"{}\", intent=\"{}\", request=\"{}\", expires=\"{}\"",
+            self.id, self.realm, self.method, self.intent, self.request, self.expires
+        )
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC (`2026-11-24T01:02:03Z`).
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60
+    )
+}
+
+/// The proleptic Gregorian date of a count of days since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use solana_pubkey::Pubkey;
+
+    fn terms() -> PaymentTerms {
+        PaymentTerms {
+            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
+            asset: Pubkey::new_from_array([3; 32]),
+            pay_to: Pubkey::new_from_array([2; 32]),
+            decimals: 6,
+            schemes: vec![PayScheme::Escrow, PayScheme::Exact, PayScheme::Mpp],
+            max_timeout_seconds: 60,
+            fee_payer: Some(Pubkey::new_from_array([9; 32])),
+            delegate: Some(Pubkey::new_from_array([9; 32])),
+        }
+    }
+
+    fn priced(terms: &PaymentTerms) -> Priced<'_> {
+        Priced {
+            terms,
+            url: "https://api.example.com/v1/quotes/SOL",
+            price: 10_000,
+            description: "A quote",
+            mime_type: "application/json",
+        }
+    }
+
+    #[test]
+    fn the_v2_challenge_offers_escrow_then_exact_and_round_trips_through_its_header() {
+        let terms = terms();
+        let required = payment_required_v2(&priced(&terms), "payment required");
+        let accepts = required["accepts"].as_array().unwrap();
+        assert_eq!(accepts.len(), 2);
+        assert_eq!(accepts[0]["scheme"], "escrow");
+        assert_eq!(accepts[1]["scheme"], "exact");
+        assert_eq!(
+            accepts[1]["extra"]["feePayer"],
+            terms.fee_payer.unwrap().to_string()
+        );
+        assert_eq!(accepts[0]["amount"], "10000");
+        let decoded: Value =
+            serde_json::from_slice(&STANDARD.decode(header_value(&required)).unwrap()).unwrap();
+        assert_eq!(decoded, required);
+    }
+
+    #[test]
+    fn the_v1_body_uses_plain_network_names_and_max_amount_required() {
+        let terms = terms();
+        let body = v1_body(&priced(&terms), "payment required");
+        assert_eq!(body["x402Version"], 1);
+        assert_eq!(body["accepts"][0]["network"], "solana-devnet");
+        assert_eq!(body["accepts"][0]["maxAmountRequired"], "10000");
+        assert_eq!(
+            body["accepts"][0]["resource"],
+            "https://api.example.com/v1/quotes/SOL"
+        );
+    }
+
+    #[test]
+    fn an_mpp_challenge_id_authenticates_exactly_its_parameters() {
+        let terms = terms();
+        let challenge = MppChallenge::new(
+            &priced(&terms),
+            "https://api.example.com",
+            b"secret",
+            1_790_000_000,
+            300,
+        );
+        assert!(challenge.is_authentic(b"secret"));
+        assert!(!challenge.is_authentic(b"other secret"));
+        let mut cheaper = challenge.clone();
+        cheaper.request = URL_SAFE_NO_PAD.encode(r#"{"amount":"1"}"#);
+        assert!(!cheaper.is_authentic(b"secret"));
+        assert_eq!(challenge.expires, "2026-09-21T14:18:20Z");
+        let request: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&challenge.request).unwrap()).unwrap();
+        assert_eq!(request["methodDetails"]["network"], "devnet");
+        assert_eq!(request["amount"], "10000");
+        assert!(challenge.header_value().starts_with("Payment id=\""));
+    }
+
+    #[test]
+    fn rfc3339_dates_match_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_790_000_000), "2026-09-21T14:13:20Z");
+    }
+}

@@ -1,0 +1,147 @@
+//! Route patterns: a method (or `*`) and a path of literal segments, `:name`
+//! segments matching any one segment, and a trailing `*` matching the rest.
+
+/// A parsed path pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    segments: Vec<Segment>,
+    rest: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Any,
+}
+
+/// A pattern that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("path pattern {pattern:?}: {reason}")]
+pub struct PatternError {
+    /// The pattern.
+    pub pattern: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl PathPattern {
+    /// Parses `/v1/quotes/:symbol` or `/v1/files/*`.
+    pub fn parse(pattern: &str) -> Result<Self, PatternError> {
+        let error = |reason| PatternError {
+            pattern: pattern.to_string(),
+            reason,
+        };
+        let Some(path) = pattern.strip_prefix('/') else {
+            return Err(error("must start with '/'"));
+        };
+        let mut segments = Vec::new();
+        let mut rest = false;
+        let parts: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        for (index, part) in parts.iter().enumerate() {
+            match *part {
+                "*" if index + 1 == parts.len() => rest = true,
+                "*" => return Err(error("'*' may only end a pattern")),
+                "" => return Err(error("empty segment")),
+                part if part.starts_with(':') && part.len() > 1 => segments.push(Segment::Any),
+                part if part.contains(['*', ':', '?', '#']) => {
+                    return Err(error("segments are literals, :name or a final *"))
+                }
+                part => segments.push(Segment::Literal(part.to_string())),
+            }
+        }
+        Ok(Self { segments, rest })
+    }
+
+    /// Whether `path` (without query) matches.
+    pub fn matches(&self, path: &str) -> bool {
+        let Some(path) = path.strip_prefix('/') else {
+            return false;
+        };
+        let parts: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        if parts.len() < self.segments.len() || (!self.rest && parts.len() != self.segments.len()) {
+            return false;
+        }
+        self.segments
+            .iter()
+            .zip(&parts)
+            .all(|(segment, part)| match segment {
+                Segment::Literal(literal) => literal == part,
+                Segment::Any => !part.is_empty(),
+            })
+    }
+}
+
+/// A method filter: one method, or any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodFilter {
+    /// Any method.
+    Any,
+    /// Exactly this one (upper case).
+    Only(String),
+}
+
+impl MethodFilter {
+    /// `*` or a method name (any case).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "*" => Self::Any,
+            method => Self::Only(method.to_ascii_uppercase()),
+        }
+    }
+
+    /// Whether `method` passes.
+    pub fn allows(&self, method: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(only) => only.eq_ignore_ascii_case(method),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_parameter_and_rest_segments_match_as_written() {
+        let exact = PathPattern::parse("/v1/quote").unwrap();
+        assert!(exact.matches("/v1/quote"));
+        assert!(!exact.matches("/v1/quote/x"));
+        assert!(!exact.matches("/v1"));
+
+        let param = PathPattern::parse("/v1/quotes/:symbol").unwrap();
+        assert!(param.matches("/v1/quotes/SOL"));
+        assert!(!param.matches("/v1/quotes/"));
+        assert!(!param.matches("/v1/quotes/SOL/history"));
+
+        let rest = PathPattern::parse("/files/*").unwrap();
+        assert!(rest.matches("/files/a/b/c"));
+        assert!(rest.matches("/files"));
+        assert!(!rest.matches("/other/a"));
+
+        assert!(PathPattern::parse("/").unwrap().matches("/"));
+    }
+
+    #[test]
+    fn malformed_patterns_are_refused_with_a_reason() {
+        for pattern in ["v1", "/a/*/b", "/a//b", "/a*b", "/a?x"] {
+            assert!(PathPattern::parse(pattern).is_err(), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn methods_match_case_insensitively_or_anything() {
+        assert!(MethodFilter::parse("get").allows("GET"));
+        assert!(!MethodFilter::parse("GET").allows("POST"));
+        assert!(MethodFilter::parse("*").allows("DELETE"));
+    }
+}

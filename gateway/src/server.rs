@@ -1,0 +1,170 @@
+//! The gateway as a server: the paywall in front of the reverse proxy, plus
+//! `/healthz` and `/metrics`, started and stopped gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::Layer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::config::GatewayConfig;
+use crate::facilitator::{FacilitatorClient, FacilitatorError};
+use crate::layer::PaywallLayer;
+use crate::paywall::Paywall;
+use crate::proxy::{Upstream, UpstreamError};
+use crate::replay::{MemoryReplayCache, RedisReplayCache, ReplayError, ReplayStore};
+
+/// How often the facilitator's keys are fetched again.
+const KEY_REFRESH: Duration = Duration::from_secs(60);
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The facilitator's keys could not be fetched.
+    #[error("facilitator keys: {0}")]
+    Keys(#[from] FacilitatorError),
+    /// The replay cache could not be reached.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The upstream client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The challenge secret is missing.
+    #[error("set {0} to a random secret (32+ characters) that keys MPP challenge ids")]
+    Secret(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// Where.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running gateway.
+pub struct Gateway {
+    address: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Fetches the facilitator's keys, connects the replay cache and serves.
+    /// `secret` keys MPP challenge ids; `None` reads it from the configured
+    /// environment variable.
+    pub async fn start(config: GatewayConfig, secret: Option<Vec<u8>>) -> Result<Self, StartError> {
+        let secret = match secret {
+            Some(secret) => secret,
+            None => std::env::var(&config.challenge_secret_env)
+                .ok()
+                .filter(|secret| secret.len() >= 32)
+                .map(String::into_bytes)
+                .ok_or_else(|| StartError::Secret(config.challenge_secret_env.clone()))?,
+        };
+        let facilitator = FacilitatorClient::new(&config.facilitator_url, Duration::from_secs(30))?;
+        let keys = facilitator.keys().await?;
+        let replay = Arc::new(match &config.redis_url {
+            Some(url) => ReplayStore::Redis(RedisReplayCache::connect(url, "paytab:proof:").await?),
+            None => ReplayStore::Memory(MemoryReplayCache::new()),
+        });
+        let upstream = Upstream::new(&config)?;
+        let listen = config.listen;
+        let max_body = config.max_body_bytes;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                address: listen,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartError::Bind {
+            address: listen,
+            source,
+        })?;
+        let paywall = Arc::new(Paywall::new(
+            config,
+            format!("http://{address}"),
+            keys,
+            replay,
+            facilitator.clone(),
+            secret,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let app = router(paywall.clone(), upstream, max_body);
+        let mut shutdown = stopped.clone();
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "gateway server stopped");
+            }
+        });
+        let refresh = tokio::spawn(refresh_keys(paywall, facilitator, stopped));
+        tracing::info!(%address, "gateway listening");
+        Ok(Self {
+            address,
+            stop,
+            tasks: vec![server, refresh],
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:4021`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops accepting requests and lets those in flight finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// `/healthz`, `/metrics`, and everything else through the paywall to the upstream.
+pub fn router(paywall: Arc<Paywall>, upstream: Upstream, max_body: usize) -> Router {
+    let paid = PaywallLayer::new(paywall).layer(upstream);
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    crate::metrics::render(),
+                )
+                    .into_response()
+            }),
+        )
+        .fallback_service(paid)
+        .layer(RequestBodyLimitLayer::new(max_body))
+}
+
+async fn refresh_keys(
+    paywall: Arc<Paywall>,
+    facilitator: FacilitatorClient,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(KEY_REFRESH) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match facilitator.keys().await {
+            Ok(keys) => paywall.set_keys(keys),
+            Err(error) => tracing::warn!(%error, "keeping the previous facilitator keys"),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The gateway in front of a sample API, with a facilitator and the embedded
+//! localnet behind: challenges, the proof fast path, the standard path, a
+//! failing upstream, malformed headers, and a replay cache shared through Redis.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use paytab_gateway::challenge::MppChallenge;
+use serde_json::Value;
+use support::{World, PRICE, SECRET, SHARED_PUBLIC_URL, UPSTREAM_KEY};
+
+fn decode_header(response: &reqwest::Response, name: &str) -> Value {
+    let value = response.headers().get(name).unwrap().to_str().unwrap();
+    serde_json::from_slice(&STANDARD.decode(value).unwrap()).unwrap()
+}
+
+/// The quoted parameters of a `WWW-Authenticate: Payment` challenge.
+fn mpp_parameters(header: &str) -> MppChallenge {
+    let rest = header.strip_prefix("Payment ").unwrap();
+    let mut challenge = MppChallenge {
+        id: String::new(),
+        realm: String::new(),
+        method: String::new(),
+        intent: String::new(),
+        request: String::new(),
+        expires: String::new(),
+    };
+    for pair in rest.split(", ") {
+        let (name, value) = pair.split_once('=').unwrap();
+        let value = value.trim_matches('"').to_string();
+        match name {
+            "id" => challenge.id = value,
+            "realm" => challenge.realm = value,
+            "method" => challenge.method = value,
+            "intent" => challenge.intent = value,
+            "request" => challenge.request = value,
+            "expires" => challenge.expires = value,
+            other => panic!("unexpected parameter {other}"),
+        }
+    }
+    challenge
+}
+
+#[tokio::test]
+async fn an_unpaid_request_gets_x402_v2_v1_and_mpp_challenges_field_by_field() {
+    let world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let response = world.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 402);
+
+    let required = decode_header(&response, "payment-required");
+    assert_eq!(required["x402Version"], 2);
+    assert_eq!(required["resource"]["url"], url);
+    assert_eq!(required["resource"]["description"], "A quote");
+    let accepts = required["accepts"].as_array().unwrap();
+    assert_eq!(accepts.len(), 2);
+    assert_eq!(accepts[0], world.escrow_requirement());
+    assert_eq!(accepts[1]["scheme"], "exact");
+    assert_eq!(
+        accepts[1]["extra"]["feePayer"],
+        world.escrow_requirement()["extra"]["delegate"]
+    );
+
+    let www = response
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["x402Version"], 1);
+    assert_eq!(body["accepts"][0]["maxAmountRequired"], PRICE.to_string());
+    assert_eq!(body["accepts"][0]["resource"], url);
+    assert_eq!(body["accepts"][0]["network"], world.localnet.info().network);
+
+    let mpp = mpp_parameters(&www);
+    assert_eq!(
+        (mpp.method.as_str(), mpp.intent.as_str()),
+        ("solana", "charge")
+    );
+    assert_eq!(mpp.realm, world.gateway.url());
+    assert!(mpp.is_authentic(SECRET));
+    let request: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&mpp.request).unwrap()).unwrap();
+    assert_eq!(request["amount"], PRICE.to_string());
+    assert_eq!(request["recipient"], world.provider.to_string());
+    assert_eq!(
+        request["currency"],
+        world.localnet.info().usdc_mint.to_string()
+    );
+    assert_eq!(request["methodDetails"]["network"], "localnet");
+
+    let page = world
+        .http
+        .get(&url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 402);
+    assert!(page.text().await.unwrap().contains("Payment required"));
+}
+
+#[tokio::test]
+async fn a_receipt_in_payment_signature_is_verified_proxied_then_settled() {
+    let mut world = World::start().await;
+    let response = world
+        .http
+        .get(world.url("/v1/quotes/SOL"))
+        .header("payment-signature", world.payment_signature())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-upstream"], "quotes");
+    let settled = decode_header(&response, "payment-response");
+    assert_eq!(settled["success"], true, "{settled}");
+    assert!(settled["extensions"]["paytab"]["proof"].is_string());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["symbol"], "SOL");
+    assert_eq!(
+        body["apiKey"], UPSTREAM_KEY,
+        "the upstream credential is injected"
+    );
+    assert_eq!(
+        body["sawPayment"], false,
+        "payment headers stay at the gateway"
+    );
+    assert_eq!(world.accepted().await, PRICE);
+}
+
+#[tokio::test]
+async fn a_facilitator_proof_pays_on_the_fast_path_exactly_once() {
+    let mut world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let proof = world.proof_for("GET", &url).await;
+    let paid = world
+        .http
+        .get(&url)
+        .header("paytab-proof", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    assert_eq!(decode_header(&paid, "payment-response")["success"], true);
+
+    let replayed = world
+        .http
+        .get(&url)
+        .header("paytab-proof", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 402);
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_proof");
+    assert!(body["message"].as_str().unwrap().contains("already used"));
+}
+
+#[tokio::test]
+async fn proofs_for_another_route_tampered_or_from_a_stranger_are_refused() {
+    let mut world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let other_route = world.proof_for("GET", &world.url("/v1/quotes/BTC")).await;
+    let other_method = world.proof_for("POST", &url).await;
+    let mut tampered = world.proof_for("GET", &url).await.into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for (name, proof) in [
+        ("other route", other_route),
+        ("other method", other_method),
+        ("tampered", tampered),
+        ("garbage", "not-a-proof".to_string()),
+    ] {
+        let response = world
+            .http
+            .get(&url)
+            .header("paytab-proof", proof)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 402, "{name}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_proof", "{name}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_upstream_charges_nothing_and_says_so() {
+    let mut world = World::start().await;
+    let response = world
+        .http
+        .get(world.url("/boom"))
+        .header("payment-signature", world.payment_signature())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let answer = decode_header(&response, "payment-response");
+    assert_eq!(answer["success"], false);
+    assert_eq!(answer["errorReason"], "upstream_error");
+    assert_eq!(
+        world.accepted().await,
+        0,
+        "the receipt was verified, never settled"
+    );
+
+    // A proof presented to a failing upstream is released for another try.
+    let url = world.url("/boom");
+    world.payer.signed = 0;
+    let proof = world.proof_for("GET", &url).await;
+    for _ in 0..2 {
+        let response = world
+            .http
+            .get(&url)
+            .header("paytab-proof", &proof)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500, "released, not replayed");
+    }
+}
+
+#[tokio::test]
+async fn malformed_payment_headers_get_400_with_a_reason() {
+    let world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    for (header, value) in [
+        ("payment-signature", "%%%".to_string()),
+        ("payment-signature", STANDARD.encode("not json")),
+        ("payment-signature", STANDARD.encode("[1,2]")),
+        (
+            "payment-signature",
+            STANDARD.encode(r#"{"x402Version":1,"payload":{}}"#),
+        ),
+        ("x-payment", STANDARD.encode(r#"{"x402Version":1}"#)),
+    ] {
+        let response = world
+            .http
+            .get(&url)
+            .header(header, value.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{header}: {value}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "malformed_payment");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn free_routes_stream_through_and_unknown_routes_are_refused() {
+    let world = World::start().await;
+    let health = world.http.get(world.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    let large = vec![b'x'; 3 * 1024 * 1024];
+    let echoed = world
+        .http
+        .post(world.url("/echo"))
+        .body(large.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.status(), 200);
+    assert_eq!(echoed.bytes().await.unwrap().len(), large.len());
+
+    let unknown = world.http.get(world.url("/admin")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let metrics = world.http.get(world.url("/metrics")).send().await.unwrap();
+    assert!(metrics
+        .text()
+        .await
+        .unwrap()
+        .contains("paytab_gateway_requests_total{outcome=\"free\"}"));
+}
+
+#[tokio::test]
+async fn two_gateways_sharing_redis_accept_a_proof_only_once() {
+    let Some(redis_url) = std::env::var("PAYTAB_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "CI=true but PAYTAB_TEST_REDIS_URL is not set: run .ci/run, which starts Redis"
+        );
+        eprintln!("PAYTAB_TEST_REDIS_URL not set: shared replay test skipped");
+        return;
+    };
+    let mut world = World::start_with_redis(Some(&redis_url)).await;
+    let second = world.another_gateway(Some(&redis_url)).await;
+    let path = "/v1/quotes/SOL";
+    let proof = world
+        .proof_for("GET", &format!("{SHARED_PUBLIC_URL}{path}"))
+        .await;
+    let at_first = world
+        .http
+        .get(world.url(path))
+        .header("paytab-proof", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_first.status(), 200);
+    let at_second = world
+        .http
+        .get(format!("{}{path}", second.url()))
+        .header("paytab-proof", &proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        at_second.status(),
+        402,
+        "the second gateway saw the first's use"
+    );
+    let body: Value = at_second.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("already used"));
+    second.shutdown().await;
+}
