@@ -67,6 +67,31 @@ impl EscrowAccounts {
         )
     }
 
+    /// The owner's associated token account for the mint.
+    pub fn owner_token_account(&self) -> Pubkey {
+        spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
+            &self.owner,
+            &self.mint,
+            &self.token_program,
+        )
+    }
+
+    /// An escrow ready to pay `provider`, in one transaction: `open_escrow`,
+    /// `deposit` of `amount` from the owner's token account, `grant_allowance`.
+    pub fn open_with_allowance(
+        &self,
+        notice_secs: u32,
+        amount: u64,
+        provider: &Pubkey,
+        args: GrantAllowanceArgs,
+    ) -> [Instruction; 3] {
+        [
+            self.open(notice_secs),
+            self.deposit(self.owner_token_account(), amount),
+            self.grant(provider, args),
+        ]
+    }
+
     /// `deposit` of `amount` from the owner's token account `source`.
     pub fn deposit(&self, source: Pubkey, amount: u64) -> Instruction {
         instruction(

@@ -2,8 +2,10 @@
 //!
 //! [`instructions`] builds every paytab program instruction from the program
 //! crate's generated account and argument types (never from hand-written byte
-//! layouts); [`receipts`] signs usage receipts.
+//! layouts); [`receipts`] signs usage receipts; [`accounts`] reads the
+//! program's accounts.
 
+pub mod accounts;
 pub mod instructions;
 pub mod receipts;
 

@@ -18,7 +18,6 @@ use paytab::receipt::Receipt;
 use paytab_client::receipts::sign_receipt;
 use paytab_client::EscrowAccounts;
 use paytab_facilitator::chain::ChainReader;
-use paytab_facilitator::claimer::unix_now;
 use paytab_facilitator::committer::{Committer, DEFAULT_MAX_BATCH};
 use paytab_facilitator::escrow::payload::SignedReceipt;
 use paytab_facilitator::escrow::EscrowScheme;
@@ -28,6 +27,7 @@ use paytab_facilitator::store::Store;
 use paytab_facilitator::x402::{FacilitatorRequest, PaymentRequest};
 use paytab_facilitator::{Facilitator, Settings};
 use paytab_localnet::{Localnet, LocalnetConfig};
+use paytab_protocol::clock::unix_now;
 use serde_json::{json, Value};
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
@@ -67,24 +67,18 @@ async fn setup(payers: usize) -> Setup {
         chain.airdrop(&keypair.pubkey(), 1_000_000_000).unwrap();
         chain.mint_usdc(&keypair.pubkey(), 1_000_000_000).unwrap();
         let escrow = EscrowAccounts::new(keypair.pubkey(), mint, spl_token_interface::ID);
-        let source = spl_associated_token_account_interface::address::get_associated_token_address(
-            &keypair.pubkey(),
-            &mint,
+        let instructions = escrow.open_with_allowance(
+            0,
+            1_000_000_000,
+            &provider,
+            GrantAllowanceArgs {
+                cap: 1_000_000_000,
+                period_secs: 0,
+                period_limit: 0,
+                expires_at: 0,
+                delegate: Some(facilitator_key.pubkey()),
+            },
         );
-        let instructions = [
-            escrow.open(0),
-            escrow.deposit(source, 1_000_000_000),
-            escrow.grant(
-                &provider,
-                GrantAllowanceArgs {
-                    cap: 1_000_000_000,
-                    period_secs: 0,
-                    period_limit: 0,
-                    expires_at: 0,
-                    delegate: Some(facilitator_key.pubkey()),
-                },
-            ),
-        ];
         let blockhash = rpc.get_latest_blockhash().await.unwrap();
         let transaction = Transaction::new_signed_with_payer(
             &instructions,
@@ -103,11 +97,9 @@ async fn setup(payers: usize) -> Setup {
     for entry in &mut out {
         let allowance = entry.1.allowance(&provider);
         let account = rpc.get_account(&allowance).await.unwrap();
-        let state = <paytab::state::Allowance as anchor_lang::AccountDeserialize>::try_deserialize(
-            &mut account.data.as_slice(),
-        )
-        .unwrap();
-        entry.2 = state.generation;
+        entry.2 = paytab_client::accounts::allowance(&account.data)
+            .unwrap()
+            .generation;
     }
     Setup {
         localnet,

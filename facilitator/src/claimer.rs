@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anchor_lang::{InstructionData, ToAccountMetas};
 use paytab::receipt::BatchAttestation;
+use paytab_protocol::clock::unix_now;
 use solana_commitment_config::CommitmentConfig;
 use solana_instruction::{AccountMeta, Instruction};
 use solana_keypair::Keypair;
@@ -463,13 +464,4 @@ pub fn claim_instructions(
         data: paytab::instruction::ClaimBatch {}.data(),
     });
     instructions
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }

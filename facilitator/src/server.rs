@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use paytab_protocol::clock::unix_now;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -17,7 +18,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::claimer::unix_now;
 use crate::discovery::{self, Registration};
 use crate::escrow::{self, EscrowScheme};
 use crate::exact::scheme::{self as exact, ExactScheme};
@@ -282,14 +282,9 @@ async fn supported(State(state): State<Arc<AppState>>) -> Response {
     let fee_payer = state.exact.fee_payer().to_string();
     let delegate = state.escrow.delegate().to_string();
     let mut kinds = Vec::new();
-    let mut networks = vec![(2u8, state.network.clone())];
-    networks.push((
-        1,
-        v1_network_name(&state.network)
-            .map(str::to_string)
-            .unwrap_or_else(|| state.network.clone()),
-    ));
-    for (version, network) in networks {
+    for version in [Version::V2, Version::V1] {
+        let network = echoed_network(&state, version);
+        let version = version.number();
         kinds.push(SupportedKind {
             x402_version: version,
             scheme: exact::SCHEME.into(),

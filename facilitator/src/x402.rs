@@ -10,38 +10,10 @@ use solana_pubkey::Pubkey;
 
 use crate::rejection::Rejection;
 
-/// CAIP-2 id of Solana mainnet.
-pub const SOLANA_MAINNET: &str = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
-/// CAIP-2 id of Solana devnet.
-pub const SOLANA_DEVNET: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
-/// CAIP-2 id of Solana testnet.
-pub const SOLANA_TESTNET: &str = "solana:4uhcVJyU9pJkvQyS88uRDiswHXSCkY3z";
-
-/// The CAIP-2 id of the Solana cluster with `genesis_hash` (base58).
-pub fn caip2_network(genesis_hash: &str) -> String {
-    let reference: String = genesis_hash.chars().take(32).collect();
-    format!("solana:{reference}")
-}
-
-/// The x402 v1 name of a CAIP-2 network, where one exists.
-pub fn v1_network_name(caip2: &str) -> Option<&'static str> {
-    match caip2 {
-        SOLANA_MAINNET => Some("solana"),
-        SOLANA_DEVNET => Some("solana-devnet"),
-        SOLANA_TESTNET => Some("solana-testnet"),
-        _ => None,
-    }
-}
-
-/// The CAIP-2 id for a network named in a v1 or v2 body.
-pub fn normalise_network(name: &str) -> String {
-    match name {
-        "solana" | "solana-mainnet" => SOLANA_MAINNET.to_string(),
-        "solana-devnet" => SOLANA_DEVNET.to_string(),
-        "solana-testnet" => SOLANA_TESTNET.to_string(),
-        other => other.to_string(),
-    }
-}
+pub use paytab_protocol::networks::{
+    caip2_network, normalise_network, v1_network_name, SOLANA_DEVNET, SOLANA_MAINNET,
+    SOLANA_TESTNET,
+};
 
 /// The x402 versions spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,16 +308,19 @@ fn object_or_empty(extra: Option<Value>) -> Result<Map<String, Value>, Rejection
 
 /// Parses a decimal amount of atomic units.
 pub fn parse_amount(text: &str) -> Result<u64, Rejection> {
-    let valid = !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
-    valid
-        .then(|| text.parse::<u64>().ok())
-        .flatten()
+    decimal_u64(text)
         .filter(|amount| *amount > 0)
         .ok_or_else(|| {
             invalid_requirements(&format!(
                 "amount {text:?} is not a positive integer of atomic units"
             ))
         })
+}
+
+/// A `u64` written as plain decimal digits (no sign, no spaces, no leading `+`).
+pub fn decimal_u64(text: &str) -> Option<u64> {
+    let digits = !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten()
 }
 
 /// Parses a base58 address.

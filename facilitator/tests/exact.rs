@@ -77,6 +77,16 @@ fn rand_u128() -> u128 {
     u128::from_le_bytes(Keypair::new().pubkey().to_bytes()[..16].try_into().unwrap())
 }
 
+/// An honest payment of `PRICE`, signed by the payer, ready to send.
+async fn honest_wire(world: &World, parties: &Parties) -> String {
+    wire(
+        world,
+        &honest_instructions(world, parties, PRICE),
+        &[&parties.payer],
+    )
+    .await
+}
+
 /// Base64 of a v0 transaction paid by the facilitator and signed by `signers` only.
 async fn wire(world: &World, instructions: &[Instruction], signers: &[&Keypair]) -> String {
     let blockhash = world.rpc.get_latest_blockhash().await.unwrap();
@@ -118,12 +128,7 @@ async fn an_exact_payment_settles_on_chain_and_its_proof_names_the_transaction()
     let world = World::start().await;
     let parties = parties(&world).await;
     let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
-    let transaction = wire(
-        &world,
-        &honest_instructions(&world, &parties, PRICE),
-        &[&parties.payer],
-    )
-    .await;
+    let transaction = honest_wire(&world, &parties).await;
 
     let verified = post(&world, "/verify", &requirement, transaction.clone()).await;
     assert_eq!(verified["isValid"], true, "{verified}");
@@ -165,12 +170,7 @@ async fn settling_the_same_transaction_twice_is_refused_as_a_duplicate() {
     let world = World::start().await;
     let parties = parties(&world).await;
     let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
-    let transaction = wire(
-        &world,
-        &honest_instructions(&world, &parties, PRICE),
-        &[&parties.payer],
-    )
-    .await;
+    let transaction = honest_wire(&world, &parties).await;
     let first = post(&world, "/settle", &requirement, transaction.clone()).await;
     assert_eq!(first["success"], true, "{first}");
     let again = post(&world, "/settle", &requirement, transaction).await;
@@ -199,12 +199,7 @@ async fn a_v1_request_settles_and_echoes_the_network() {
         "asset": world.mint().to_string(),
         "extra": {"feePayer": world.facilitator_key.pubkey().to_string()},
     });
-    let transaction = wire(
-        &world,
-        &honest_instructions(&world, &parties, PRICE),
-        &[&parties.payer],
-    )
-    .await;
+    let transaction = honest_wire(&world, &parties).await;
     let body = json!({
         "x402Version": 1,
         "paymentPayload": {

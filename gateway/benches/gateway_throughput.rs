@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,17 +20,15 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use paytab::instructions::GrantAllowanceArgs;
 use paytab::receipt::Receipt;
 use paytab_client::receipts::sign_receipt;
-use paytab_client::EscrowAccounts;
 use paytab_facilitator::escrow::payload::SignedReceipt;
 use paytab_facilitator::{Facilitator, Settings};
-use paytab_gateway::clock::unix_now;
 use paytab_gateway::config::{FileConfig, GatewayConfig};
 use paytab_gateway::proof_check::{self, Expected};
 use paytab_gateway::server::Gateway;
 use paytab_localnet::{Localnet, LocalnetConfig};
+use paytab_protocol::clock::unix_now;
 use paytab_protocol::keys::{KeyId, KeySet};
 use paytab_protocol::proof::{Binding, Proof, Scheme, Settlement};
 use serde_json::json;
@@ -36,7 +37,6 @@ use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
-use solana_transaction::Transaction;
 
 const PRICE: u64 = 1_000;
 
@@ -166,26 +166,14 @@ price = {PRICE}
     let direct = format!("http://{upstream}/free/quote");
     let client = http.clone();
     measure("(a) upstream direct", clients, seconds, move |_, _| {
-        let client = client.clone();
-        let url = direct.clone();
-        async move {
-            let response = client.get(url).send().await.unwrap();
-            assert!(response.status().is_success());
-            response.bytes().await.unwrap();
-        }
+        fetch(client.clone(), direct.clone(), None)
     })
     .await;
 
     let free = format!("{}/free/quote", gateway.url());
     let client = http.clone();
     let free_rate = measure("(b) gateway, free route", clients, seconds, move |_, _| {
-        let client = client.clone();
-        let url = free.clone();
-        async move {
-            let response = client.get(url).send().await.unwrap();
-            assert!(response.status().is_success());
-            response.bytes().await.unwrap();
-        }
+        fetch(client.clone(), free.clone(), None)
     })
     .await;
 
@@ -222,19 +210,8 @@ price = {PRICE}
         clients,
         seconds,
         move |c, n| {
-            let client = client.clone();
-            let url = url.clone();
             let token = proofs[c][n % per_client].clone();
-            async move {
-                let response = client
-                    .get(url)
-                    .header("paytab-proof", token)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(response.status().is_success(), "{}", response.status());
-                response.bytes().await.unwrap();
-            }
+            fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))
         },
     )
     .await;
@@ -246,7 +223,7 @@ price = {PRICE}
     // (d) x402 escrow receipts through the facilitator; one payer per client.
     let mut payers = Vec::new();
     for _ in 0..clients {
-        payers.push(payer(&localnet, &rpc, &facilitator_key, &provider).await);
+        payers.push(support::payer(&localnet, &rpc, &facilitator_key, &provider).await);
     }
     let requirement = json!({
         "scheme": "escrow",
@@ -262,19 +239,19 @@ price = {PRICE}
     let headers: Arc<Vec<Vec<String>>> = Arc::new(
         payers
             .iter()
-            .map(|(keypair, allowance, generation)| {
+            .map(|payer| {
                 (1..=receipts_per_client as u64)
                     .map(|step| {
                         let receipt = Receipt {
-                            allowance: *allowance,
-                            generation: *generation,
+                            allowance: payer.allowance,
+                            generation: payer.generation,
                             cumulative: step * PRICE,
                             expires_at: 0,
                         };
                         let payload = SignedReceipt {
                             receipt,
-                            signer: keypair.pubkey(),
-                            signature: sign_receipt(keypair, &receipt),
+                            signer: payer.keypair.pubkey(),
+                            signature: sign_receipt(&payer.keypair, &receipt),
                         }
                         .to_payload();
                         STANDARD.encode(
@@ -293,24 +270,29 @@ price = {PRICE}
         clients,
         seconds,
         move |c, n| {
-            let client = client.clone();
-            let url = url.clone();
             let header = headers[c][n % receipts_per_client].clone();
-            async move {
-                let response = client
-                    .get(url)
-                    .header("payment-signature", header)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(response.status().is_success(), "{}", response.status());
-                response.bytes().await.unwrap();
-            }
+            fetch(
+                client.clone(),
+                url.clone(),
+                Some(("payment-signature", header)),
+            )
         },
     )
     .await;
     gateway.shutdown().await;
     facilitator.shutdown().await;
+}
+
+/// GETs `url` (with one extra header, if given) and reads the whole answer,
+/// which must be a success.
+async fn fetch(client: reqwest::Client, url: String, header: Option<(&'static str, String)>) {
+    let mut request = client.get(url);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.bytes().await.unwrap();
 }
 
 fn proof(
@@ -341,60 +323,6 @@ fn proof(
     }
     .sign(key)
     .unwrap()
-}
-
-async fn payer(
-    localnet: &Localnet,
-    rpc: &RpcClient,
-    facilitator_key: &Keypair,
-    provider: &Pubkey,
-) -> (Keypair, Pubkey, u64) {
-    let keypair = Keypair::new();
-    let mint = localnet.info().usdc_mint;
-    localnet
-        .chain
-        .airdrop(&keypair.pubkey(), 1_000_000_000)
-        .unwrap();
-    localnet
-        .chain
-        .mint_usdc(&keypair.pubkey(), 1_000_000_000)
-        .unwrap();
-    let escrow = EscrowAccounts::new(keypair.pubkey(), mint, spl_token_interface::ID);
-    let source = spl_associated_token_account_interface::address::get_associated_token_address(
-        &keypair.pubkey(),
-        &mint,
-    );
-    let instructions = [
-        escrow.open(0),
-        escrow.deposit(source, 1_000_000_000),
-        escrow.grant(
-            provider,
-            GrantAllowanceArgs {
-                cap: 1_000_000_000,
-                period_secs: 0,
-                period_limit: 0,
-                expires_at: 0,
-                delegate: Some(facilitator_key.pubkey()),
-            },
-        ),
-    ];
-    let blockhash = rpc.get_latest_blockhash().await.unwrap();
-    let transaction = Transaction::new_signed_with_payer(
-        &instructions,
-        Some(&keypair.pubkey()),
-        &[&keypair],
-        blockhash,
-    );
-    rpc.send_and_confirm_transaction(&transaction)
-        .await
-        .unwrap();
-    let allowance = escrow.allowance(provider);
-    let account = rpc.get_account(&allowance).await.unwrap();
-    let state = <paytab::state::Allowance as anchor_lang::AccountDeserialize>::try_deserialize(
-        &mut account.data.as_slice(),
-    )
-    .unwrap();
-    (keypair, allowance, state.generation)
 }
 
 /// Proof checks (decode, key, signature, time, terms) per second on one core.

@@ -5,17 +5,11 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use paytab_protocol::networks::{mpp_network_name, v1_network_name};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use crate::config::{PayScheme, PaymentTerms};
-
-/// x402 CAIP-2 ids with a v1 name.
-const V1_NAMES: [(&str, &str); 3] = [
-    ("solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "solana"),
-    ("solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1", "solana-devnet"),
-    ("solana:4uhcVJyU9pJkvQyS88uRDiswHXSCkY3z", "solana-testnet"),
-];
 
 /// One priced request to challenge.
 #[derive(Debug, Clone)]
@@ -89,10 +83,7 @@ pub fn header_value(payment_required: &Value) -> String {
 /// The x402 v1 body: the same options with v1 field names.
 pub fn v1_body(priced: &Priced, error: &str) -> Value {
     let terms = priced.terms;
-    let network = V1_NAMES
-        .iter()
-        .find(|(caip2, _)| *caip2 == terms.network)
-        .map_or(terms.network.as_str(), |(_, name)| name);
+    let network = v1_network_name(&terms.network).unwrap_or(&terms.network);
     let accepts: Vec<Value> = terms
         .schemes
         .iter()
@@ -134,13 +125,8 @@ pub struct MppChallenge {
 /// The MPP `charge` request object (keys sorted, so its JSON is canonical).
 pub fn mpp_request(priced: &Priced) -> Value {
     let terms = priced.terms;
-    let network = match terms.network.as_str() {
-        "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp" => "mainnet",
-        "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1" => "devnet",
-        _ => "localnet",
-    };
     let mut details = Map::new();
-    details.insert("network".into(), json!(network));
+    details.insert("network".into(), json!(mpp_network_name(&terms.network)));
     details.insert("decimals".into(), json!(terms.decimals));
     if let Some(fee_payer) = terms.fee_payer {
         details.insert("feePayer".into(), json!(true));

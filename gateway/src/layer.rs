@@ -11,9 +11,9 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use tower::{Layer, Service};
 
-use crate::clock::unix_now;
 use crate::metrics::{self, Outcome};
 use crate::paywall::{Gate, Paywall, Pending};
+use paytab_protocol::clock::unix_now;
 
 /// Wraps a service in the paywall.
 #[derive(Clone)]

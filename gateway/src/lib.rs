@@ -8,7 +8,6 @@
 //! in front of the reverse proxy ([`proxy`]).
 
 pub mod challenge;
-pub mod clock;
 pub mod config;
 pub mod facilitator;
 pub mod layer;

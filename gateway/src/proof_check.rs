@@ -6,7 +6,6 @@ use paytab_protocol::keys::KeySet;
 use paytab_protocol::proof::{Binding, Proof, ProofError, Scheme};
 
 use crate::config::{PayScheme, PaymentTerms};
-use crate::replay::MemoryReplayCache;
 
 /// What a paid request must have paid.
 #[derive(Debug, Clone, Copy)]
@@ -66,21 +65,6 @@ pub fn check_signed(
     Ok(proof)
 }
 
-/// [`check_signed`], then the replay lookup in an in-memory cache.
-pub fn check(
-    token: &str,
-    keys: &KeySet,
-    expected: &Expected,
-    replay: &MemoryReplayCache,
-    now: i64,
-) -> Result<Proof, ProofRefusal> {
-    let proof = check_signed(token, keys, expected, now)?;
-    if !replay.first_use(proof.id, proof.expires_at, now) {
-        return Err(ProofRefusal::Replayed);
-    }
-    Ok(proof)
-}
-
 /// Checks what a verified proof pays for against the route and the request.
 pub fn check_terms(proof: &Proof, expected: &Expected) -> Result<(), ProofRefusal> {
     let terms = expected.terms;
@@ -117,6 +101,7 @@ pub fn check_terms(proof: &Proof, expected: &Expected) -> Result<(), ProofRefusa
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::replay::MemoryReplayCache;
     use ed25519_dalek::SigningKey;
     use paytab_protocol::keys::KeyId;
     use paytab_protocol::proof::Settlement;
@@ -182,7 +167,11 @@ mod tests {
             price: 10_000,
             binding: Binding::request("GET", URL),
         };
-        check(token, &keys(), &expected, replay, NOW + 1)
+        let proof = check_signed(token, &keys(), &expected, NOW + 1)?;
+        if !replay.first_use(proof.id, proof.expires_at, NOW + 1) {
+            return Err(ProofRefusal::Replayed);
+        }
+        Ok(proof)
     }
 
     #[test]

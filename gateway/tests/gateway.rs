@@ -12,6 +12,21 @@ use paytab_gateway::challenge::MppChallenge;
 use serde_json::Value;
 use support::{World, PRICE, SECRET, SHARED_PUBLIC_URL, UPSTREAM_KEY};
 
+/// GETs `url` presenting `proof` in `Paytab-Proof`.
+async fn with_proof(
+    world: &World,
+    url: impl reqwest::IntoUrl,
+    proof: impl AsRef<str>,
+) -> reqwest::Response {
+    world
+        .http
+        .get(url)
+        .header("paytab-proof", proof.as_ref())
+        .send()
+        .await
+        .unwrap()
+}
+
 fn decode_header(response: &reqwest::Response, name: &str) -> Value {
     let value = response.headers().get(name).unwrap().to_str().unwrap();
     serde_json::from_slice(&STANDARD.decode(value).unwrap()).unwrap()
@@ -138,23 +153,11 @@ async fn a_facilitator_proof_pays_on_the_fast_path_exactly_once() {
     let mut world = World::start().await;
     let url = world.url("/v1/quotes/SOL");
     let proof = world.proof_for("GET", &url).await;
-    let paid = world
-        .http
-        .get(&url)
-        .header("paytab-proof", &proof)
-        .send()
-        .await
-        .unwrap();
+    let paid = with_proof(&world, &url, &proof).await;
     assert_eq!(paid.status(), 200);
     assert_eq!(decode_header(&paid, "payment-response")["success"], true);
 
-    let replayed = world
-        .http
-        .get(&url)
-        .header("paytab-proof", &proof)
-        .send()
-        .await
-        .unwrap();
+    let replayed = with_proof(&world, &url, &proof).await;
     assert_eq!(replayed.status(), 402);
     let body: Value = replayed.json().await.unwrap();
     assert_eq!(body["error"], "invalid_proof");
@@ -177,13 +180,7 @@ async fn proofs_for_another_route_tampered_or_from_a_stranger_are_refused() {
         ("tampered", tampered),
         ("garbage", "not-a-proof".to_string()),
     ] {
-        let response = world
-            .http
-            .get(&url)
-            .header("paytab-proof", proof)
-            .send()
-            .await
-            .unwrap();
+        let response = with_proof(&world, &url, proof).await;
         assert_eq!(response.status(), 402, "{name}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_proof", "{name}: {body}");
@@ -215,13 +212,7 @@ async fn a_failing_upstream_charges_nothing_and_says_so() {
     world.payer.signed = 0;
     let proof = world.proof_for("GET", &url).await;
     for _ in 0..2 {
-        let response = world
-            .http
-            .get(&url)
-            .header("paytab-proof", &proof)
-            .send()
-            .await
-            .unwrap();
+        let response = with_proof(&world, &url, &proof).await;
         assert_eq!(response.status(), 500, "released, not replayed");
     }
 }
@@ -301,21 +292,9 @@ async fn two_gateways_sharing_redis_accept_a_proof_only_once() {
     let proof = world
         .proof_for("GET", &format!("{SHARED_PUBLIC_URL}{path}"))
         .await;
-    let at_first = world
-        .http
-        .get(world.url(path))
-        .header("paytab-proof", &proof)
-        .send()
-        .await
-        .unwrap();
+    let at_first = with_proof(&world, world.url(path), &proof).await;
     assert_eq!(at_first.status(), 200);
-    let at_second = world
-        .http
-        .get(format!("{}{path}", second.url()))
-        .header("paytab-proof", &proof)
-        .send()
-        .await
-        .unwrap();
+    let at_second = with_proof(&world, format!("{}{path}", second.url()), &proof).await;
     assert_eq!(
         at_second.status(),
         402,

@@ -2,11 +2,15 @@
 //!
 //! - [`proof`]: the facilitator-signed payment proof a gateway checks with one
 //!   signature verification and no network call;
-//! - [`keys`]: facilitator verifying keys by key id, as `GET /keys` publishes them.
+//! - [`keys`]: facilitator verifying keys by key id, as `GET /keys` publishes them;
+//! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
+//! - [`clock`]: unix seconds.
 //!
 //! `docs/protocol.md` specifies each format with test vectors that the tests check.
 
+pub mod clock;
 pub mod keys;
+pub mod networks;
 pub mod proof;
 
 pub use keys::{KeyId, KeySet, PublishedKey};

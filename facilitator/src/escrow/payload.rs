@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use solana_pubkey::Pubkey;
 
 use crate::rejection::Rejection;
+use crate::x402::decimal_u64;
 
 /// A receipt with its signer and signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +93,7 @@ fn decimal(payload: &Map<String, Value>, field: &str) -> Result<u64, Rejection> 
     payload
         .get(field)
         .and_then(Value::as_str)
-        .filter(|text| {
-            !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit())
-        })
-        .and_then(|text| text.parse().ok())
+        .and_then(decimal_u64)
         .ok_or_else(|| malformed(&format!("{field} must be a decimal string")))
 }
 

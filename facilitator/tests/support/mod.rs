@@ -222,22 +222,15 @@ impl World {
     pub async fn payer(&self, provider: &Pubkey, terms: Terms) -> Payer {
         let keypair = self.wallet(terms.deposit).await;
         let escrow = EscrowAccounts::new(keypair.pubkey(), self.mint(), spl_token_interface::ID);
-        let grant = escrow.grant(
-            provider,
-            GrantAllowanceArgs {
-                cap: terms.cap,
-                period_secs: terms.period_secs,
-                period_limit: terms.period_limit,
-                expires_at: terms.expires_at,
-                delegate: Some(terms.delegate.unwrap_or(self.facilitator_key.pubkey())),
-            },
-        );
+        let args = GrantAllowanceArgs {
+            cap: terms.cap,
+            period_secs: terms.period_secs,
+            period_limit: terms.period_limit,
+            expires_at: terms.expires_at,
+            delegate: Some(terms.delegate.unwrap_or(self.facilitator_key.pubkey())),
+        };
         self.send(
-            &[
-                escrow.open(5),
-                escrow.deposit(self.ata(&keypair.pubkey()), terms.deposit),
-                grant,
-            ],
+            &escrow.open_with_allowance(5, terms.deposit, provider, args),
             &[&keypair],
         )
         .await
@@ -254,9 +247,8 @@ impl World {
     }
 
     pub async fn allowance_state(&self, allowance: &Pubkey) -> paytab::state::Allowance {
-        use anchor_lang::AccountDeserialize;
         let account = self.rpc.get_account(allowance).await.unwrap();
-        paytab::state::Allowance::try_deserialize(&mut account.data.as_slice()).unwrap()
+        paytab_client::accounts::allowance(&account.data).unwrap()
     }
 
     pub async fn token_balance(&self, owner: &Pubkey) -> u64 {
@@ -355,5 +347,5 @@ impl Payer {
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    paytab_facilitator::claimer::unix_now()
+    paytab_protocol::clock::unix_now()
 }

@@ -218,7 +218,9 @@ async fn wait(rpc: &RpcClient, signature: &solana_signature::Signature) {
     panic!("{signature} was not confirmed");
 }
 
-async fn payer(
+/// A funded payer whose escrow grants `provider` an allowance delegated to
+/// `facilitator_key`.
+pub async fn payer(
     localnet: &Localnet,
     rpc: &RpcClient,
     facilitator_key: &Keypair,
@@ -243,24 +245,18 @@ async fn payer(
     )
     .await;
     let escrow = EscrowAccounts::new(keypair.pubkey(), mint, spl_token_interface::ID);
-    let source = spl_associated_token_account_interface::address::get_associated_token_address(
-        &keypair.pubkey(),
-        &mint,
+    let instructions = escrow.open_with_allowance(
+        5,
+        10_000_000,
+        provider,
+        GrantAllowanceArgs {
+            cap: 5_000_000,
+            period_secs: 0,
+            period_limit: 0,
+            expires_at: 0,
+            delegate: Some(facilitator_key.pubkey()),
+        },
     );
-    let instructions = [
-        escrow.open(5),
-        escrow.deposit(source, 10_000_000),
-        escrow.grant(
-            provider,
-            GrantAllowanceArgs {
-                cap: 5_000_000,
-                period_secs: 0,
-                period_limit: 0,
-                expires_at: 0,
-                delegate: Some(facilitator_key.pubkey()),
-            },
-        ),
-    ];
     let blockhash = rpc.get_latest_blockhash().await.unwrap();
     let transaction = Transaction::new_signed_with_payer(
         &instructions,
@@ -273,14 +269,12 @@ async fn payer(
         .unwrap();
     let allowance = escrow.allowance(provider);
     let account = rpc.get_account(&allowance).await.unwrap();
-    let state = <paytab::state::Allowance as anchor_lang::AccountDeserialize>::try_deserialize(
-        &mut account.data.as_slice(),
-    )
-    .unwrap();
     Payer {
         keypair,
         allowance,
-        generation: state.generation,
+        generation: paytab_client::accounts::allowance(&account.data)
+            .unwrap()
+            .generation,
         signed: 0,
     }
 }

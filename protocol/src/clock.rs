@@ -1,4 +1,4 @@
-//! Wall-clock time in unix seconds.
+//! Wall-clock time in unix seconds, as proofs and receipts count it.
 
 /// Unix seconds now (0 if the clock is before 1970).
 pub fn unix_now() -> i64 {
