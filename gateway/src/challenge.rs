@@ -5,6 +5,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use paytab_protocol::clock::rfc3339;
 use paytab_protocol::networks::{mpp_network_name, v1_network_name};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
@@ -43,22 +44,31 @@ fn extra(terms: &PaymentTerms, scheme: PayScheme) -> Value {
 
 /// The x402 v2 requirements, one per accepted x402 scheme, preferred first.
 pub fn requirements_v2(priced: &Priced) -> Vec<Value> {
-    let terms = priced.terms;
-    terms
+    priced
+        .terms
         .schemes
         .iter()
-        .filter_map(|scheme| {
-            Some(json!({
-                "scheme": scheme_name(*scheme)?,
-                "network": terms.network,
-                "amount": priced.price.to_string(),
-                "asset": terms.asset.to_string(),
-                "payTo": terms.pay_to.to_string(),
-                "maxTimeoutSeconds": terms.max_timeout_seconds,
-                "extra": extra(terms, *scheme),
-            }))
-        })
+        .filter_map(|scheme| Some(requirement_v2(priced, scheme_name(*scheme)?, *scheme)))
         .collect()
+}
+
+/// The x402 v2 `exact` requirement of `priced`, whether or not x402 `exact`
+/// is offered: an MPP charge settles as one.
+pub fn exact_requirement(priced: &Priced) -> Value {
+    requirement_v2(priced, "exact", PayScheme::Exact)
+}
+
+fn requirement_v2(priced: &Priced, name: &str, scheme: PayScheme) -> Value {
+    let terms = priced.terms;
+    json!({
+        "scheme": name,
+        "network": terms.network,
+        "amount": priced.price.to_string(),
+        "asset": terms.asset.to_string(),
+        "payTo": terms.pay_to.to_string(),
+        "maxTimeoutSeconds": terms.max_timeout_seconds,
+        "extra": extra(terms, scheme),
+    })
 }
 
 /// The x402 v2 `PaymentRequired` object.
@@ -141,10 +151,15 @@ pub fn mpp_request(priced: &Priced) -> Value {
     })
 }
 
+/// The challenge's `request` parameter: base64url (no padding) of [`mpp_request`].
+pub fn mpp_request_parameter(priced: &Priced) -> String {
+    URL_SAFE_NO_PAD.encode(mpp_request(priced).to_string())
+}
+
 impl MppChallenge {
     /// A challenge for `priced`, expiring `ttl_secs` after `now`, its id keyed by `secret`.
     pub fn new(priced: &Priced, realm: &str, secret: &[u8], now: i64, ttl_secs: i64) -> Self {
-        let request = URL_SAFE_NO_PAD.encode(mpp_request(priced).to_string());
+        let request = mpp_request_parameter(priced);
         let mut challenge = Self {
             id: String::new(),
             realm: realm.to_string(),
@@ -198,38 +213,6 @@ impl MppChallenge {
             self.id, self.realm, self.method, self.intent, self.request, self.expires
         )
     }
-}
-
-/// Unix seconds as RFC 3339 UTC (`2026-11-24T01:02:03Z`).
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3_600,
-        seconds % 3_600 / 60,
-        seconds % 60
-    )
-}
-
-/// The proleptic Gregorian date of a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -316,9 +299,19 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_dates_match_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_790_000_000), "2026-09-21T14:13:20Z");
+    fn the_mpp_challenge_vector_matches_the_specification() {
+        let vector = crate::doc_vectors::vector("mpp-challenge-1");
+        let terms = terms();
+        let secret = b"paytab-vector-secret-0123456789abcdef";
+        let challenge = MppChallenge::new(
+            &priced(&terms),
+            "https://api.example.com",
+            secret,
+            1_790_000_000,
+            300,
+        );
+        assert_eq!(challenge.request, vector["request"]);
+        assert_eq!(challenge.expires, vector["expires"]);
+        assert_eq!(challenge.id, vector["id"]);
     }
 }

@@ -366,10 +366,12 @@ impl GatewayConfig {
             .map(|text| address("facilitator.delegate", text))
             .transpose()?
             .or(fee_payer);
-        if payment.schemes.contains(&PayScheme::Exact) && fee_payer.is_none() {
+        let pays_fees = payment.schemes.contains(&PayScheme::Exact)
+            || payment.schemes.contains(&PayScheme::Mpp);
+        if pays_fees && fee_payer.is_none() {
             return Err(invalid(
                 "facilitator.fee_payer",
-                "required when payment.schemes includes exact",
+                "required when payment.schemes includes exact or mpp",
             ));
         }
         let terms = PaymentTerms {

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
+use paytab_protocol::clock::unix_now;
 use tower::{Layer, Service};
 
 use crate::metrics::{self, Outcome};
 use crate::paywall::{Gate, Paywall, Pending};
-use paytab_protocol::clock::unix_now;
+use crate::sign_in::SIGNED_IN_HEADER;
 
 /// Wraps a service in the paywall.
 #[derive(Clone)]
@@ -68,7 +69,9 @@ where
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         Box::pin(async move {
-            let (parts, body) = request.into_parts();
+            let (mut parts, body) = request.into_parts();
+            // Only the gateway says who signed in.
+            parts.headers.remove(SIGNED_IN_HEADER);
             match paywall.admit(&parts, unix_now()).await {
                 Gate::Stop(response) => {
                     metrics::record(if response.status() == StatusCode::PAYMENT_REQUIRED {
@@ -77,6 +80,13 @@ where
                         Outcome::Refused
                     });
                     Ok(response)
+                }
+                Gate::SignedIn(address) => {
+                    if let Ok(value) = HeaderValue::from_str(&address.to_string()) {
+                        parts.headers.insert(SIGNED_IN_HEADER, value);
+                    }
+                    metrics::record(Outcome::SignedIn);
+                    inner.call(Request::from_parts(parts, body)).await
                 }
                 Gate::Pass(pending) => {
                     let outcome = match &pending {

@@ -3,18 +3,23 @@
 //! The decisions live apart from any web framework: which route a request is
 //! ([`routes`], [`config`]), the 402 challenges an unpaid request gets
 //! ([`challenge`]), the local check of a facilitator proof ([`proof_check`],
-//! [`replay`]) and the whole before/after of a paid request ([`paywall`]).
+//! [`replay`]), MPP credentials ([`mpp`]), x402 sign-in ([`sign_in`]) and the
+//! whole before/after of a paid request ([`paywall`]).
 //! [`layer`] puts the paywall in front of any tower service; [`server`] runs it
 //! in front of the reverse proxy ([`proxy`]).
 
 pub mod challenge;
 pub mod config;
+#[cfg(test)]
+mod doc_vectors;
 pub mod facilitator;
 pub mod layer;
 pub mod metrics;
+pub mod mpp;
 pub mod paywall;
 pub mod proof_check;
 pub mod proxy;
 pub mod replay;
 pub mod routes;
 pub mod server;
+pub mod sign_in;

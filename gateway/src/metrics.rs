@@ -18,18 +18,21 @@ pub enum Outcome {
     Refused,
     /// Not charged because the upstream failed.
     UpstreamFailed,
+    /// Signed in on a sign-in route (nothing paid).
+    SignedIn,
 }
 
-const OUTCOMES: [(Outcome, &str); 6] = [
+const OUTCOMES: [(Outcome, &str); 7] = [
     (Outcome::Free, "free"),
     (Outcome::Challenged, "challenged"),
     (Outcome::PaidProof, "paid_proof"),
     (Outcome::PaidFacilitator, "paid_facilitator"),
     (Outcome::Refused, "refused"),
     (Outcome::UpstreamFailed, "upstream_failed"),
+    (Outcome::SignedIn, "signed_in"),
 ];
 
-static COUNTS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
 /// Counts one request.
 pub fn record(outcome: Outcome) {

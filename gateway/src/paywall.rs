@@ -2,7 +2,8 @@
 //!
 //! [`Paywall::admit`] decides from the request head alone: pass a free route,
 //! answer 402 with every challenge, check a facilitator proof locally (the fast
-//! path), or verify an x402 payment with the facilitator (the standard path).
+//! path), verify an x402 payment or an MPP credential with the facilitator
+//! (the standard path), or check an x402 sign-in on a sign-in route.
 //! [`Paywall::complete`] runs once the upstream answered: a standard-path
 //! payment is settled only if the upstream succeeded, so a failing upstream
 //! never charges; a fast-path proof is released for another try.
@@ -15,15 +16,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use paytab_protocol::clock::unix_now;
 use paytab_protocol::keys::KeySet;
 use paytab_protocol::proof::{Binding, Proof, Settlement};
 use serde_json::{json, Value};
+use solana_pubkey::Pubkey;
 
 use crate::challenge::{self, MppChallenge, Priced};
 use crate::config::{Access, GatewayConfig, PayScheme};
 use crate::facilitator::{FacilitatorClient, FacilitatorError};
+use crate::mpp::{self, MppCredential, MppRefusal};
 use crate::proof_check::{self, Expected, ProofRefusal};
 use crate::replay::ReplayStore;
+use crate::sign_in::{SignInRefusal, SignInTerms, SIGN_IN_HEADER};
 
 /// Header carrying a facilitator proof (paytab's fast path).
 pub const PROOF_HEADER: &str = "paytab-proof";
@@ -48,19 +53,30 @@ pub enum Gate {
     Pass(Option<Pending>),
     /// Answer it now.
     Stop(Response<Body>),
+    /// A sign-in route, signed in by this wallet: send it upstream, naming it.
+    SignedIn(Pubkey),
 }
 
 /// A payment to finish once the upstream answered.
 pub enum Pending {
     /// A proof already checked and recorded.
     Proof(Box<Proof>),
-    /// An x402 payment verified by the facilitator, to settle on success.
+    /// A payment verified by the facilitator, to settle on success.
     Settle {
         /// The facilitator request body.
         body: Value,
-        /// 1 or 2: which response header to answer with.
-        version: u8,
+        /// How the paid response reports the settlement.
+        reply: Reply,
     },
+}
+
+/// The protocol a standard-path payment came in, and so answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// x402 of this version (1 or 2): `X-PAYMENT-RESPONSE` / `PAYMENT-RESPONSE`.
+    X402(u8),
+    /// MPP: `Payment-Receipt`.
+    Mpp,
 }
 
 /// The paywall of one gateway.
@@ -85,6 +101,7 @@ impl Paywall {
         facilitator: FacilitatorClient,
         secret: Vec<u8>,
     ) -> Self {
+        keys.warm();
         Self {
             public_url: config.public_url.clone().unwrap_or(public_url),
             config,
@@ -100,8 +117,16 @@ impl Paywall {
         &self.config
     }
 
-    /// Replaces the trusted proof keys (after fetching `GET /keys` again).
-    pub fn set_keys(&self, keys: KeySet) {
+    /// Replaces the trusted proof keys (after fetching `GET /keys` again),
+    /// reusing the verification tables of keys that did not change.
+    pub fn set_keys(&self, mut keys: KeySet) {
+        keys.keep_tables_from(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
+        keys.warm();
         *self
             .keys
             .write()
@@ -121,13 +146,7 @@ impl Paywall {
         };
         let (price, description, mime_type) = match &route.access {
             Access::Free => return Gate::Pass(None),
-            Access::SignIn => {
-                return Gate::Stop(problem(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "sign_in_unavailable",
-                    "sign-in routes are not served by this gateway version",
-                ))
-            }
+            Access::SignIn => return self.admit_sign_in(parts, now).await,
             Access::Priced {
                 price,
                 description,
@@ -152,14 +171,10 @@ impl Paywall {
         if let Some(encoded) = header(headers, V1_PAYMENT_HEADER) {
             return self.admit_x402(encoded, 1, &priced, method).await;
         }
-        if header(headers, AUTHORIZATION.as_str())
-            .is_some_and(|value| value.starts_with("Payment "))
+        if let Some(credential) =
+            header(headers, AUTHORIZATION.as_str()).filter(|value| is_mpp_credential(value))
         {
-            return Gate::Stop(problem(
-                StatusCode::NOT_IMPLEMENTED,
-                "mpp_credentials_unsupported",
-                "MPP credentials are not accepted by this gateway version; pay with x402",
-            ));
+            return self.admit_mpp(credential, &priced, now).await;
         }
         Gate::Stop(self.payment_required(&priced, headers, "payment required", now))
     }
@@ -194,23 +209,49 @@ impl Paywall {
                 });
                 with_header(response, V2_RESPONSE_HEADER, &settled)
             }
-            Pending::Settle { version, .. } if upstream_failed => with_header(
+            // An MPP response without `Payment-Receipt` was not charged.
+            Pending::Settle {
+                reply: Reply::Mpp, ..
+            } if upstream_failed => response,
+            Pending::Settle {
+                reply: Reply::X402(version),
+                ..
+            } if upstream_failed => with_header(
                 response,
                 response_header(version),
                 &not_charged(&self.config.terms.network),
             ),
-            Pending::Settle { body, version } => match self.facilitator.settle(&body).await {
-                Ok(answer) if answer["success"] == true => {
-                    with_header(response, response_header(version), &answer)
+            Pending::Settle { body, reply } => match self.facilitator.settle(&body).await {
+                Ok(answer) if answer["success"] == true => match reply {
+                    Reply::X402(version) => {
+                        with_header(response, response_header(version), &answer)
+                    }
+                    Reply::Mpp => {
+                        let reference = answer["transaction"].as_str().unwrap_or_default();
+                        let mut response = response;
+                        if let Ok(value) =
+                            HeaderValue::from_str(&mpp::receipt(reference, unix_now()))
+                        {
+                            response.headers_mut().insert(mpp::RECEIPT_HEADER, value);
+                        }
+                        response
+                    }
+                },
+                Ok(answer) => {
+                    let reason = answer["errorReason"].as_str().unwrap_or("unknown reason");
+                    let message = answer["errorMessage"].as_str().unwrap_or(reason);
+                    match reply {
+                        Reply::Mpp => MppRefusal::VerificationFailed(format!(
+                            "the payment did not settle: {message}"
+                        ))
+                        .response(),
+                        Reply::X402(_) => problem(
+                            StatusCode::PAYMENT_REQUIRED,
+                            "settlement_failed",
+                            &format!("the payment did not settle: {reason}"),
+                        ),
+                    }
                 }
-                Ok(answer) => problem(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "settlement_failed",
-                    &format!(
-                        "the payment did not settle: {}",
-                        answer["errorReason"].as_str().unwrap_or("unknown reason")
-                    ),
-                ),
                 Err(error) => facilitator_unavailable(&error),
             },
         }
@@ -281,9 +322,10 @@ impl Paywall {
             "paytab": {"method": method, "url": priced.url},
         });
         match self.facilitator.verify(&body).await {
-            Ok(answer) if answer["isValid"] == true => {
-                Gate::Pass(Some(Pending::Settle { body, version }))
-            }
+            Ok(answer) if answer["isValid"] == true => Gate::Pass(Some(Pending::Settle {
+                body,
+                reply: Reply::X402(version),
+            })),
             Ok(answer) => Gate::Stop(problem(
                 StatusCode::PAYMENT_REQUIRED,
                 answer["invalidReason"]
@@ -295,6 +337,128 @@ impl Paywall {
             )),
             Err(error) => Gate::Stop(facilitator_unavailable(&error)),
         }
+    }
+
+    async fn admit_mpp(&self, authorization: &str, priced: &Priced<'_>, now: i64) -> Gate {
+        let refused = |refusal: MppRefusal| Gate::Stop(self.refused_mpp(priced, &refusal, now));
+        let credential: MppCredential = match mpp::parse_credential(authorization) {
+            Ok(credential) => credential,
+            Err(refusal) => return refused(refusal),
+        };
+        if !priced.terms.schemes.contains(&PayScheme::Mpp) {
+            return refused(MppRefusal::MethodUnsupported(
+                "this route does not take MPP payments".into(),
+            ));
+        }
+        if let Err(refusal) =
+            mpp::check_challenge(&credential, priced, &self.public_url, &self.secret, now)
+        {
+            return refused(refusal);
+        }
+        let body = mpp::facilitator_body(&credential, priced);
+        match self.facilitator.verify(&body).await {
+            Ok(answer) if answer["isValid"] == true => Gate::Pass(Some(Pending::Settle {
+                body,
+                reply: Reply::Mpp,
+            })),
+            Ok(answer) => refused(MppRefusal::VerificationFailed(format!(
+                "{}: {}",
+                answer["invalidReason"]
+                    .as_str()
+                    .unwrap_or("invalid_payment"),
+                answer["invalidMessage"]
+                    .as_str()
+                    .unwrap_or("the facilitator refused the payment")
+            ))),
+            Err(error) => Gate::Stop(facilitator_unavailable(&error)),
+        }
+    }
+
+    /// An MPP problem, with a fresh challenge unless the credential was malformed.
+    fn refused_mpp(&self, priced: &Priced, refusal: &MppRefusal, now: i64) -> Response<Body> {
+        let mut response = refusal.response();
+        if refusal.status() == StatusCode::PAYMENT_REQUIRED {
+            let challenge = MppChallenge::new(
+                priced,
+                &self.public_url,
+                &self.secret,
+                now,
+                MPP_CHALLENGE_TTL,
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge.header_value()) {
+                response.headers_mut().append(WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+
+    async fn admit_sign_in(&self, parts: &Parts, now: i64) -> Gate {
+        let url = self.absolute_url(parts);
+        let terms = self.sign_in_terms();
+        let Some(signed) = header(&parts.headers, SIGN_IN_HEADER) else {
+            return Gate::Stop(self.sign_in_required(&url, "sign in required", now));
+        };
+        let signed_in = match terms.verify(signed, now) {
+            Ok(signed_in) => signed_in,
+            Err(SignInRefusal::Malformed(reason)) => {
+                return Gate::Stop(problem(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_sign_in",
+                    &reason,
+                ))
+            }
+            Err(refusal) => {
+                return Gate::Stop(self.sign_in_required(&url, &refusal.to_string(), now))
+            }
+        };
+        match self
+            .replay
+            .first_use(signed_in.nonce_id, signed_in.usable_until, now)
+            .await
+        {
+            Ok(true) => Gate::SignedIn(signed_in.address),
+            Ok(false) => {
+                Gate::Stop(self.sign_in_required(&url, &SignInRefusal::Replayed.to_string(), now))
+            }
+            Err(error) => {
+                tracing::error!(%error, "replay cache unavailable");
+                Gate::Stop(problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "replay_cache_unavailable",
+                    "sign-ins cannot be checked right now; try again",
+                ))
+            }
+        }
+    }
+
+    fn sign_in_terms(&self) -> SignInTerms<'_> {
+        SignInTerms {
+            origin: self.public_url.trim_end_matches('/'),
+            network: &self.config.terms.network,
+            secret: &self.secret,
+        }
+    }
+
+    /// The 402 of a sign-in route: no payment options, the `sign-in-with-x`
+    /// extension in `PAYMENT-REQUIRED` and in the JSON body.
+    fn sign_in_required(&self, url: &str, error: &str, now: i64) -> Response<Body> {
+        let required = json!({
+            "x402Version": 2,
+            "error": error,
+            "resource": {"url": url, "description": "sign in (nothing is paid)"},
+            "accepts": [],
+            "extensions": {
+                crate::sign_in::EXTENSION: self.sign_in_terms().extension(url, now),
+            },
+        });
+        let mut response = Response::new(Body::from(required.to_string()));
+        *response.status_mut() = StatusCode::PAYMENT_REQUIRED;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(value) = HeaderValue::from_str(&challenge::header_value(&required)) {
+            headers.insert(V2_REQUIRED_HEADER, value);
+        }
+        response
     }
 
     fn refused_proof(&self, priced: &Priced, refusal: &ProofRefusal, now: i64) -> Response<Body> {
@@ -351,6 +515,13 @@ impl Paywall {
         let path_and_query = parts.uri.path_and_query().map_or("/", |path| path.as_str());
         format!("{}{path_and_query}", self.public_url)
     }
+}
+
+/// Whether an `Authorization` value uses the `Payment` scheme.
+pub fn is_mpp_credential(authorization: &str) -> bool {
+    authorization
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("payment "))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,5 +1,6 @@
 //! The reverse proxy to the upstream API: streams both bodies, keeps the
-//! upstream's headers (minus hop-by-hop ones), strips payment headers, and
+//! upstream's headers (minus hop-by-hop ones), strips payment and sign-in
+//! headers (and an MPP `Authorization: Payment` credential), and
 //! adds the configured upstream credential.
 
 use std::convert::Infallible;
@@ -9,11 +10,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tower::Service;
 
 use crate::config::{GatewayConfig, UpstreamAuth};
-use crate::paywall::{problem, PROOF_HEADER, V1_PAYMENT_HEADER, V2_PAYMENT_HEADER};
+use crate::paywall::{
+    is_mpp_credential, problem, PROOF_HEADER, V1_PAYMENT_HEADER, V2_PAYMENT_HEADER,
+};
+use crate::sign_in::SIGN_IN_HEADER;
 
 /// Headers that describe one connection, never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -68,8 +73,21 @@ impl Upstream {
         let path_and_query = parts.uri.path_and_query().map_or("/", |path| path.as_str());
         let mut url = format!("{}{path_and_query}", inner.base);
         let mut headers = forwarded_headers(&parts.headers);
-        for name in [PROOF_HEADER, V2_PAYMENT_HEADER, V1_PAYMENT_HEADER, "host"] {
+        for name in [
+            PROOF_HEADER,
+            V2_PAYMENT_HEADER,
+            V1_PAYMENT_HEADER,
+            SIGN_IN_HEADER,
+            "host",
+        ] {
             headers.remove(name);
+        }
+        let mpp_credential = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_mpp_credential);
+        if mpp_credential {
+            headers.remove(AUTHORIZATION);
         }
         match &inner.auth {
             Some(UpstreamAuth::Header { name, secret }) => {

@@ -1,6 +1,7 @@
 //! The gateway in front of a sample API, with a facilitator and the embedded
-//! localnet behind: challenges, the proof fast path, the standard path, a
-//! failing upstream, malformed headers, and a replay cache shared through Redis.
+//! localnet behind: challenges, the proof fast path, the standard path, MPP
+//! charges, sign-in routes, a failing upstream, malformed headers, and a
+//! replay cache shared through Redis.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,8 +9,14 @@ mod support;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use paytab_client::exact::ExactPayment;
 use paytab_gateway::challenge::MppChallenge;
-use serde_json::Value;
+use paytab_gateway::sign_in::SignInFields;
+use serde_json::{json, Value};
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_signature::Signature;
+use solana_signer::Signer;
 use support::{World, PRICE, SECRET, SHARED_PUBLIC_URL, UPSTREAM_KEY};
 
 /// GETs `url` presenting `proof` in `Paytab-Proof`.
@@ -303,4 +310,248 @@ async fn two_gateways_sharing_redis_accept_a_proof_only_once() {
     let body: Value = at_second.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("already used"));
     second.shutdown().await;
+}
+
+/// The first `WWW-Authenticate: Payment` challenge of a 402.
+fn mpp_challenge_of(response: &reqwest::Response) -> MppChallenge {
+    mpp_parameters(
+        response
+            .headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+}
+
+/// `Authorization: Payment <credential>` answering `challenge` with `transaction`.
+fn mpp_authorization(challenge: &MppChallenge, payer: &Pubkey, transaction: &str) -> String {
+    let credential = json!({
+        "challenge": {
+            "id": challenge.id,
+            "realm": challenge.realm,
+            "method": challenge.method,
+            "intent": challenge.intent,
+            "request": challenge.request,
+            "expires": challenge.expires,
+        },
+        "source": payer.to_string(),
+        "payload": {"type": "transaction", "transaction": transaction},
+    });
+    format!("Payment {}", URL_SAFE_NO_PAD.encode(credential.to_string()))
+}
+
+/// The payment an MPP charge request asks for, as an `exact` transaction.
+fn charge_payment(challenge: &MppChallenge) -> ExactPayment {
+    let request: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&challenge.request).unwrap()).unwrap();
+    let key = |value: &Value| value.as_str().unwrap().parse::<Pubkey>().unwrap();
+    ExactPayment {
+        fee_payer: key(&request["methodDetails"]["feePayerKey"]),
+        mint: key(&request["currency"]),
+        token_program: spl_token_interface::ID,
+        decimals: u8::try_from(request["methodDetails"]["decimals"].as_u64().unwrap()).unwrap(),
+        pay_to: key(&request["recipient"]),
+        amount: request["amount"].as_str().unwrap().parse().unwrap(),
+        memo: None,
+    }
+}
+
+#[tokio::test]
+async fn an_mpp_charge_pays_on_chain_once_and_gets_a_payment_receipt() {
+    let world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let payer = Keypair::new();
+    world.mint_usdc(&payer.pubkey(), 1_000_000).await;
+    world.mint_usdc(&world.provider, 1).await;
+
+    let challenge = mpp_challenge_of(&world.http.get(&url).send().await.unwrap());
+    let payment = charge_payment(&challenge);
+    assert_eq!(payment.amount, PRICE);
+    assert_eq!(payment.pay_to, world.provider);
+    let blockhash = world.rpc.get_latest_blockhash().await.unwrap();
+    let authorization = mpp_authorization(
+        &challenge,
+        &payer.pubkey(),
+        &payment.wire(&payer, blockhash).unwrap(),
+    );
+    let paid = world
+        .http
+        .get(&url)
+        .header("authorization", &authorization)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let receipt: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(paid.headers()["payment-receipt"].to_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["status"], "success");
+    assert_eq!(receipt["method"], "solana");
+    let reference: Signature = receipt["reference"].as_str().unwrap().parse().unwrap();
+    assert!(world.rpc.confirm_transaction(&reference).await.unwrap());
+    let body: Value = paid.json().await.unwrap();
+    assert_eq!(body["symbol"], "SOL");
+    assert_eq!(body["sawPayment"], false, "the credential is not forwarded");
+    assert_eq!(world.usdc_balance(&world.provider).await, 1 + PRICE);
+    assert_eq!(world.usdc_balance(&payer.pubkey()).await, 1_000_000 - PRICE);
+
+    let again = world
+        .http
+        .get(&url)
+        .header("authorization", &authorization)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 402, "a credential is single-use");
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
+    assert!(again.headers().contains_key("www-authenticate"));
+    assert_eq!(world.usdc_balance(&world.provider).await, 1 + PRICE);
+}
+
+#[tokio::test]
+async fn an_mpp_credential_for_a_forged_expired_or_unpaid_challenge_is_refused_with_its_problem() {
+    let world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let payer = Keypair::new();
+    world.mint_usdc(&payer.pubkey(), 1_000_000).await;
+    world.mint_usdc(&world.provider, 1).await;
+    let challenge = mpp_challenge_of(&world.http.get(&url).send().await.unwrap());
+    let blockhash = world.rpc.get_latest_blockhash().await.unwrap();
+    let transaction = charge_payment(&challenge).wire(&payer, blockhash).unwrap();
+
+    let mut cheaper = challenge.clone();
+    let mut request: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&challenge.request).unwrap()).unwrap();
+    request["amount"] = json!("1");
+    cheaper.request = URL_SAFE_NO_PAD.encode(request.to_string());
+    let mut expired = challenge.clone();
+    expired.expires = "2020-01-01T00:00:00Z".into();
+    expired.id = expired.expected_id(SECRET);
+    let mut underpaid = charge_payment(&challenge);
+    underpaid.amount = PRICE - 1;
+    let underpaid = underpaid.wire(&payer, blockhash).unwrap();
+
+    for (authorization, status, problem) in [
+        ("Payment %%%".to_string(), 400, "malformed-credential"),
+        (
+            mpp_authorization(&cheaper, &payer.pubkey(), &transaction),
+            402,
+            "invalid-challenge",
+        ),
+        (
+            mpp_authorization(&expired, &payer.pubkey(), &transaction),
+            402,
+            "payment-expired",
+        ),
+        (
+            mpp_authorization(&challenge, &payer.pubkey(), &underpaid),
+            402,
+            "verification-failed",
+        ),
+    ] {
+        let response = world
+            .http
+            .get(&url)
+            .header("authorization", authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{problem}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["type"],
+            format!("https://paymentauth.org/problems/{problem}")
+        );
+        assert!(!body["detail"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(
+        world.usdc_balance(&world.provider).await,
+        1,
+        "nothing moved"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_route_admits_the_signing_wallet_once_and_charges_nothing() {
+    let world = World::start().await;
+    let url = world.url("/v1/account");
+    let challenged = world.http.get(&url).send().await.unwrap();
+    assert_eq!(challenged.status(), 402);
+    let required = decode_header(&challenged, "payment-required");
+    assert_eq!(required["accepts"], json!([]), "nothing to pay");
+    let extension = &required["extensions"]["sign-in-with-x"];
+    let origin = world.gateway.url();
+    assert_eq!(
+        extension["info"]["domain"],
+        origin.trim_start_matches("http://")
+    );
+    assert_eq!(extension["info"]["uri"], url);
+    assert_eq!(extension["info"]["version"], "1");
+    assert_eq!(extension["info"]["nonce"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        extension["supportedChains"][0],
+        json!({"chainId": world.localnet.info().network, "type": "ed25519", "signatureScheme": "siws"})
+    );
+
+    let wallet = Keypair::new();
+    let mut fields = SignInFields::answering(extension, &wallet.pubkey()).unwrap();
+    fields.signature = wallet.sign_message(fields.message().as_bytes()).to_string();
+    let signed_in = world
+        .http
+        .get(&url)
+        .header("sign-in-with-x", fields.header_value())
+        .header("paytab-signed-in", "a spoofed wallet")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let body: Value = signed_in.json().await.unwrap();
+    assert_eq!(body["signedIn"], wallet.pubkey().to_string());
+
+    let replayed = world
+        .http
+        .get(&url)
+        .header("sign-in-with-x", fields.header_value())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 402);
+    assert!(decode_header(&replayed, "payment-required")["error"]
+        .as_str()
+        .unwrap()
+        .contains("already used"));
+
+    let stranger = Keypair::new();
+    let fresh = world.http.get(&url).send().await.unwrap();
+    let extension =
+        decode_header(&fresh, "payment-required")["extensions"]["sign-in-with-x"].clone();
+    let mut forged = SignInFields::answering(&extension, &wallet.pubkey()).unwrap();
+    forged.signature = stranger
+        .sign_message(forged.message().as_bytes())
+        .to_string();
+    let refused = world
+        .http
+        .get(&url)
+        .header("sign-in-with-x", forged.header_value())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 402);
+    assert!(decode_header(&refused, "payment-required")["error"]
+        .as_str()
+        .unwrap()
+        .contains("does not verify"));
+
+    let malformed = world
+        .http
+        .get(&url)
+        .header("sign-in-with-x", "%%%")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
 }

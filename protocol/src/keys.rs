@@ -1,10 +1,13 @@
 //! Facilitator verifying keys, identified by key id, and their published form.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::precomputed::PrecomputedKey;
 
 /// Names a verifying key: the first 8 bytes of `sha256(public key)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,7 +56,7 @@ pub enum KeyError {
 /// A validity window and key.
 #[derive(Debug, Clone)]
 struct Entry {
-    key: VerifyingKey,
+    key: Arc<PrecomputedKey>,
     not_before: i64,
     not_after: Option<i64>,
 }
@@ -72,7 +75,7 @@ impl KeySet {
         self.keys.insert(
             KeyId::of(&key),
             Entry {
-                key,
+                key: Arc::new(PrecomputedKey::new(key)),
                 not_before,
                 not_after,
             },
@@ -97,10 +100,30 @@ impl KeySet {
     }
 
     /// The key with `id` if it is valid at `now`.
-    pub fn valid_at(&self, id: &KeyId, now: i64) -> Option<&VerifyingKey> {
+    pub fn valid_at(&self, id: &KeyId, now: i64) -> Option<&PrecomputedKey> {
         let entry = self.keys.get(id)?;
         let live = now >= entry.not_before && entry.not_after.is_none_or(|end| now <= end);
-        live.then_some(&entry.key)
+        live.then_some(&*entry.key)
+    }
+
+    /// Takes over `previous`'s verification tables for every key both sets
+    /// hold, so refreshing an unchanged key set rebuilds nothing.
+    pub fn keep_tables_from(&mut self, previous: &KeySet) {
+        for (id, entry) in &mut self.keys {
+            if let Some(old) = previous.keys.get(id) {
+                if old.key.key() == entry.key.key() {
+                    entry.key = Arc::clone(&old.key);
+                }
+            }
+        }
+    }
+
+    /// Builds every key's verification table now, so that the first proof
+    /// checked with each key costs no more than the rest.
+    pub fn warm(&self) {
+        for entry in self.keys.values() {
+            entry.key.warm();
+        }
     }
 
     /// Every key in its published form, sorted by key id.
@@ -110,12 +133,46 @@ impl KeySet {
             .iter()
             .map(|(id, entry)| PublishedKey {
                 key_id: id.to_hex(),
-                public_key: bs58::encode(entry.key.as_bytes()).into_string(),
+                public_key: bs58::encode(entry.key.key().as_bytes()).into_string(),
                 not_before: entry.not_before,
                 not_after: entry.not_after,
             })
             .collect();
         keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
         keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    #[test]
+    fn a_refreshed_key_set_reuses_the_tables_of_unchanged_keys_and_takes_the_new_windows() {
+        let (kept, added) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let mut previous = KeySet::default();
+        previous.insert(kept.verifying_key(), 0, None);
+        let mut refreshed = KeySet::default();
+        refreshed.insert(kept.verifying_key(), 0, Some(50));
+        refreshed.insert(added.verifying_key(), 40, None);
+        refreshed.keep_tables_from(&previous);
+
+        let id = KeyId::of(&kept.verifying_key());
+        assert!(Arc::ptr_eq(
+            &refreshed.keys[&id].key,
+            &previous.keys[&id].key
+        ));
+        assert!(
+            refreshed.valid_at(&id, 60).is_none(),
+            "the new window applies"
+        );
+        let added_id = KeyId::of(&added.verifying_key());
+        assert!(!previous.keys.contains_key(&added_id));
+        assert!(refreshed.valid_at(&added_id, 60).is_some());
     }
 }

@@ -3,6 +3,7 @@
 //! - [`proof`]: the facilitator-signed payment proof a gateway checks with one
 //!   signature verification and no network call;
 //! - [`keys`]: facilitator verifying keys by key id, as `GET /keys` publishes them;
+//! - [`precomputed`]: Ed25519 verification with per-key tables, for those keys;
 //! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
 //! - [`clock`]: unix seconds.
 //!
@@ -11,6 +12,7 @@
 pub mod clock;
 pub mod keys;
 pub mod networks;
+pub mod precomputed;
 pub mod proof;
 
 pub use keys::{KeyId, KeySet, PublishedKey};

@@ -23,7 +23,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 use solana_pubkey::Pubkey;
 
@@ -180,8 +180,9 @@ impl Proof {
         let key = keys
             .valid_at(&proof.key_id, now)
             .ok_or_else(|| ProofError::UnknownKey(proof.key_id.to_hex()))?;
-        key.verify(&signed, &signature)
-            .map_err(|_| ProofError::BadSignature)?;
+        if !key.verify(&signed, &signature) {
+            return Err(ProofError::BadSignature);
+        }
         if now >= proof.expires_at {
             return Err(ProofError::Expired(proof.expires_at));
         }

@@ -197,6 +197,25 @@ impl World {
             .to_string()
     }
 
+    /// Mints `amount` of test USDC to `owner`'s associated token account
+    /// (creating it) and waits for it.
+    pub async fn mint_usdc(&self, owner: &Pubkey, amount: u64) {
+        let minted = self.localnet.chain.mint_usdc(owner, amount).unwrap();
+        wait(&self.rpc, &minted).await;
+    }
+
+    /// Raw units of test USDC in `owner`'s associated token account (0 if none).
+    pub async fn usdc_balance(&self, owner: &Pubkey) -> u64 {
+        let account = spl_associated_token_account_interface::address::get_associated_token_address(
+            owner,
+            &self.localnet.info().usdc_mint,
+        );
+        self.rpc
+            .get_token_account_balance(&account)
+            .await
+            .map_or(0, |balance| balance.amount.parse().unwrap())
+    }
+
     /// The facilitator's accepted watermark for the payer.
     pub async fn accepted(&self) -> u64 {
         self.facilitator
@@ -327,6 +346,11 @@ path = "/echo"
 free = true
 
 [[routes]]
+method = "GET"
+path = "/v1/account"
+sign_in = true
+
+[[routes]]
 path = "/health"
 free = true
 "#,
@@ -362,8 +386,16 @@ async fn sample_upstream() -> SocketAddr {
             })),
         )
     }
+    async fn account(headers: HeaderMap) -> impl IntoResponse {
+        let signed_in = headers
+            .get("paytab-signed-in")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        Json(json!({"signedIn": signed_in}))
+    }
     let app = Router::new()
         .route("/v1/quotes/{symbol}", get(quote))
+        .route("/v1/account", get(account))
         .route(
             "/boom",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "upstream broke") }),
