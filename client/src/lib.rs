@@ -5,10 +5,20 @@
 //! layouts); [`receipts`] signs usage receipts; [`accounts`] reads the
 //! program's accounts; [`exact`] builds the payment transaction of the x402
 //! `exact` scheme (and of an MPP `charge`).
+//!
+//! Paying for HTTP: [`offers`] reads what a 402 asks, [`policy`] is the
+//! owner's spending policy, [`ledger`] the local record of payments and
+//! receipt counters, [`pay`] the paying client, [`wallet`] the Solana CLI's
+//! keypair and config files.
 
 pub mod accounts;
 pub mod exact;
 pub mod instructions;
+pub mod ledger;
+pub mod offers;
+pub mod pay;
+pub mod policy;
 pub mod receipts;
+pub mod wallet;
 
 pub use instructions::EscrowAccounts;

@@ -89,13 +89,16 @@ fn rpc_error(error: impl std::fmt::Display) -> ClaimError {
     ClaimError::Rpc(error.to_string())
 }
 
-/// Claims accepted receipts on chain.
+/// Claims accepted receipts on chain. Clones share one round lock, so rounds
+/// (background or on request) never overlap.
+#[derive(Clone)]
 pub struct Claimer {
     rpc: Arc<RpcClient>,
     chain: Arc<ChainReader>,
     store: Store,
     delegate: Arc<Keypair>,
     config: ClaimerConfig,
+    round: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Claimer {
@@ -112,6 +115,7 @@ impl Claimer {
             store,
             delegate,
             config,
+            round: Arc::default(),
         }
     }
 
@@ -135,6 +139,7 @@ impl Claimer {
 
     /// One round: resolve claims whose outcome is unknown, then claim what is owed.
     pub async fn run_once(&self) -> Result<ClaimRound, ClaimError> {
+        let _only_round = self.round.lock().await;
         let mut round = ClaimRound::default();
         let in_flight = self.resolve_pending(&mut round).await?;
         let unclaimed: Vec<Unclaimed> = self

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,11 +13,13 @@ use axum::{Json, Router};
 use paytab_protocol::clock::unix_now;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use solana_pubkey::Pubkey;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::claimer::Claimer;
 use crate::discovery::{self, Registration};
 use crate::escrow::{self, EscrowScheme};
 use crate::exact::scheme::{self as exact, ExactScheme};
@@ -44,6 +46,8 @@ pub struct AppState {
     pub store: Store,
     /// Bearer token for resource registration.
     pub registration_token: Option<String>,
+    /// Claims accepted receipts (shared with the background claimer).
+    pub claimer: Claimer,
 }
 
 /// The router with every route and layer.
@@ -58,6 +62,8 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) ->
             "/discovery/resources",
             get(list_resources).post(register_resource),
         )
+        .route("/claims", post(claim_round))
+        .route("/claims/{provider}", get(owed_to))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
@@ -79,6 +85,71 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) ->
             },
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// `POST /claims`: one claim round now (after any round in progress).
+async fn claim_round(State(state): State<Arc<AppState>>) -> Response {
+    match state.claimer.run_once().await {
+        Ok(round) => {
+            metrics::record_claims(&round);
+            Json(json!({
+                "confirmed": round.confirmed,
+                "failed": round.failed,
+                "expired": round.expired,
+                "paid": round.paid.to_string(),
+            }))
+            .into_response()
+        }
+        Err(claim_error) => {
+            tracing::warn!(error = %claim_error, "claim round on request failed");
+            error(
+                StatusCode::BAD_GATEWAY,
+                "claim_failed",
+                "the claim round could not finish; nothing was lost, try again",
+            )
+        }
+    }
+}
+
+/// Most unclaimed allowances `GET /claims/{provider}` looks through.
+const OWED_SCAN_LIMIT: u32 = 10_000;
+
+/// `GET /claims/{provider}`: what accepted receipts owe `provider` and no
+/// claim has paid yet.
+async fn owed_to(State(state): State<Arc<AppState>>, Path(provider): Path<String>) -> Response {
+    let Ok(provider) = provider.parse::<Pubkey>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the provider is not a base58 address",
+        );
+    };
+    match state.store.unclaimed(OWED_SCAN_LIMIT).await {
+        Ok(entries) => {
+            let owed: Vec<_> = entries
+                .iter()
+                .filter(|entry| entry.provider == provider)
+                .collect();
+            let unclaimed: u64 = owed
+                .iter()
+                .map(|entry| entry.accepted.saturating_sub(entry.claimed))
+                .sum();
+            Json(json!({
+                "provider": provider.to_string(),
+                "unclaimed": unclaimed.to_string(),
+                "allowances": owed.len(),
+            }))
+            .into_response()
+        }
+        Err(store_error) => {
+            tracing::error!(error = %store_error, "reading unclaimed receipts");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "try again",
+            )
+        }
+    }
 }
 
 /// A JSON error body `{error, message}` with a status.

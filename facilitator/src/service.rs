@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::chain::ChainReader;
-use crate::claimer::Claimer;
+use crate::claimer::{ClaimError, ClaimRound, Claimer};
 use crate::committer::{Committer, DEFAULT_MAX_BATCH};
 use crate::config::Settings;
 use crate::escrow::EscrowScheme;
@@ -60,6 +60,7 @@ pub struct Facilitator {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     committer_task: JoinHandle<()>,
+    claimer: Claimer,
 }
 
 impl Facilitator {
@@ -97,6 +98,12 @@ impl Facilitator {
                     source,
                 })?,
             );
+        let claimer = Claimer::new(
+            chain.clone(),
+            store.clone(),
+            settings.keypair.clone(),
+            settings.claimer.clone().unwrap_or_default(),
+        );
         let state = Arc::new(AppState {
             network: network.clone(),
             exact: ExactScheme::new(
@@ -118,6 +125,7 @@ impl Facilitator {
             proofs,
             store: store.clone(),
             registration_token: settings.registration_token.clone(),
+            claimer: claimer.clone(),
         });
 
         let listener =
@@ -149,9 +157,8 @@ impl Facilitator {
                 tracing::error!(%error, "HTTP server stopped");
             }
         }));
-        if let Some(config) = settings.claimer.clone() {
-            let claimer = Claimer::new(chain, store.clone(), settings.keypair.clone(), config);
-            tasks.push(tokio::spawn(claimer.run(stopped)));
+        if settings.claimer.is_some() {
+            tasks.push(tokio::spawn(claimer.clone().run(stopped)));
         }
         tracing::info!(%address, %network, store = store.kind(), "facilitator listening");
         Ok(Self {
@@ -161,7 +168,14 @@ impl Facilitator {
             stop,
             tasks,
             committer_task,
+            claimer,
         })
+    }
+
+    /// Runs one claim round now (after any round in progress) and says what
+    /// it paid; works whether or not the background claimer runs.
+    pub async fn claim_now(&self) -> Result<ClaimRound, ClaimError> {
+        self.claimer.run_once().await
     }
 
     /// The base URL, e.g. `http://127.0.0.1:4020`.

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use paytab_protocol::amount::format_units;
 use paytab_protocol::clock::unix_now;
 use paytab_protocol::keys::KeySet;
 use paytab_protocol::proof::{Binding, Proof, Settlement};
@@ -326,15 +327,19 @@ impl Paywall {
                 body,
                 reply: Reply::X402(version),
             })),
-            Ok(answer) => Gate::Stop(problem(
-                StatusCode::PAYMENT_REQUIRED,
-                answer["invalidReason"]
-                    .as_str()
-                    .unwrap_or("invalid_payment"),
-                answer["invalidMessage"]
-                    .as_str()
-                    .unwrap_or("the facilitator refused the payment"),
-            )),
+            Ok(answer) => {
+                let mut refused = json!({
+                    "error": answer["invalidReason"].as_str().unwrap_or("invalid_payment"),
+                    "message": answer["invalidMessage"]
+                        .as_str()
+                        .unwrap_or("the facilitator refused the payment"),
+                });
+                // e.g. `paytab.acceptedCumulative`, for a client to resync its receipts.
+                if answer["extensions"].is_object() {
+                    refused["extensions"] = answer["extensions"].clone();
+                }
+                Gate::Stop(json_response(StatusCode::PAYMENT_REQUIRED, &refused))
+            }
             Err(error) => Gate::Stop(facilitator_unavailable(&error)),
         }
     }
@@ -609,9 +614,11 @@ fn with_header(mut response: Response<Body>, name: &'static str, value: &Value) 
 
 /// A JSON error `{error, message}`.
 pub fn problem(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(
-        json!({"error": code, "message": message}).to_string(),
-    ));
+    json_response(status, &json!({"error": code, "message": message}))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -630,7 +637,7 @@ fn facilitator_unavailable(error: &FacilitatorError) -> Response<Body> {
 
 /// A readable 402 page for browsers.
 fn page(priced: &Priced) -> String {
-    let amount = format_amount(priced.price, priced.terms.decimals);
+    let amount = format_units(priced.price, priced.terms.decimals);
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Payment required</title></head>\
          <body><h1>Payment required</h1><p>{} costs <strong>{amount}</strong> of token {} on {}, paid to {}.</p>\
@@ -641,18 +648,6 @@ fn page(priced: &Priced) -> String {
         priced.terms.pay_to,
         escape(priced.url),
     )
-}
-
-/// Raw units as a decimal amount: 10000 with 6 decimals is `0.01`.
-pub fn format_amount(raw: u64, decimals: u8) -> String {
-    let scale = 10u128.pow(u32::from(decimals));
-    let whole = u128::from(raw) / scale;
-    let fraction = u128::from(raw) % scale;
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{fraction:0width$}", width = usize::from(decimals));
-    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 fn escape(text: &str) -> String {

@@ -5,15 +5,19 @@
 //! - [`keys`]: facilitator verifying keys by key id, as `GET /keys` publishes them;
 //! - [`precomputed`]: Ed25519 verification with per-key tables, for those keys;
 //! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
-//! - [`clock`]: unix seconds.
+//! - [`sign_in`]: the x402 sign-in-with-x answer for Solana;
+//! - [`clock`]: unix seconds and RFC 3339;
+//! - [`amount`]: raw token units as decimal amounts.
 //!
 //! `docs/protocol.md` specifies each format with test vectors that the tests check.
 
+pub mod amount;
 pub mod clock;
 pub mod keys;
 pub mod networks;
 pub mod precomputed;
 pub mod proof;
+pub mod sign_in;
 
 pub use keys::{KeyId, KeySet, PublishedKey};
 pub use proof::{Binding, Proof, ProofError, Scheme, Settlement};

@@ -1,0 +1,73 @@
+//! Sending the wallet's transactions and reading token balances.
+
+use paytab_protocol::amount::format_units;
+use solana_instruction::Instruction;
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+use spl_associated_token_account_interface::address::get_associated_token_address_with_program_id;
+
+use crate::error::CliError;
+
+/// Signs `instructions` with `signer` (also the fee payer), sends, and waits
+/// for confirmation; a failure says what the program said.
+pub async fn send(
+    rpc: &RpcClient,
+    signer: &Keypair,
+    instructions: &[Instruction],
+) -> Result<Signature, CliError> {
+    let blockhash = rpc.get_latest_blockhash().await?;
+    let transaction = Transaction::new_signed_with_payer(
+        instructions,
+        Some(&signer.pubkey()),
+        &[signer],
+        blockhash,
+    );
+    rpc.send_and_confirm_transaction(&transaction)
+        .await
+        .map_err(|error| CliError::new(format!("the transaction failed: {error}")))
+}
+
+/// A mint's token program and decimals.
+pub async fn mint_info(rpc: &RpcClient, mint: &Pubkey) -> Result<(Pubkey, u8), CliError> {
+    let account = rpc
+        .get_account(mint)
+        .await
+        .map_err(|error| CliError::new(format!("cannot read mint {mint}: {error}")))?;
+    let decimals = paytab_client::pay::mint_decimals(&account.data)
+        .ok_or_else(|| CliError::new(format!("{mint} is not a token mint")))?;
+    Ok((account.owner, decimals))
+}
+
+/// Raw units of `mint` in `owner`'s associated token account (0 if it has none).
+pub async fn token_balance(
+    rpc: &RpcClient,
+    owner: &Pubkey,
+    mint: &Pubkey,
+    token_program: &Pubkey,
+) -> u64 {
+    let account = get_associated_token_address_with_program_id(owner, mint, token_program);
+    rpc.get_token_account_balance(&account)
+        .await
+        .ok()
+        .and_then(|balance| balance.amount.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `raw` as tokens with a symbol: `0.01 USDC` (or `0.01 <mint>` for other mints).
+pub fn tokens(raw: u64, decimals: u8, mint: &Pubkey) -> String {
+    let usdc = [
+        crate::context::Context::default_mint(paytab_protocol::networks::SOLANA_MAINNET),
+        crate::context::Context::default_mint(paytab_protocol::networks::SOLANA_DEVNET),
+        paytab_localnet::usdc_mint_address(),
+    ];
+    let symbol = if usdc.contains(mint) {
+        "USDC".to_string()
+    } else {
+        format!("of {mint}")
+    };
+    format!("{} {symbol}", format_units(raw, decimals))
+}

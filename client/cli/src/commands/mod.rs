@@ -1,0 +1,9 @@
+//! One module per group of commands.
+
+pub mod curl;
+pub mod demo;
+pub mod escrow;
+pub mod history;
+pub mod localnet;
+pub mod provider;
+pub mod wallet;

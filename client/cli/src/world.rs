@@ -1,0 +1,193 @@
+//! Everything paytab needs, in one process: the embedded localnet, a
+//! facilitator, the sample API and a gateway in front of it. `paytab demo`
+//! walks a payer through it; the end-to-end tests run the `paytab` binary
+//! against it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use paytab_facilitator::{Facilitator, Settings};
+use paytab_gateway::config::{FileConfig, GatewayConfig};
+use paytab_gateway::server::Gateway;
+use paytab_localnet::{Localnet, LocalnetConfig};
+use solana_commitment_config::CommitmentConfig;
+use solana_keypair::Keypair;
+use solana_pubkey::Pubkey;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_signature::Signature;
+use solana_signer::Signer;
+
+/// Price of a quote: 0.01 USDC.
+pub const QUOTE_PRICE: u64 = 10_000;
+/// Price of the report: 2 USDC.
+pub const REPORT_PRICE: u64 = 2_000_000;
+
+/// Why the world did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{part}: {message}")]
+pub struct WorldError {
+    /// Which part.
+    pub part: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+fn failed(part: &'static str) -> impl Fn(String) -> WorldError {
+    move |message| WorldError { part, message }
+}
+
+/// The running parts.
+pub struct World {
+    /// The chain.
+    pub localnet: Localnet,
+    /// RPC to it.
+    pub rpc: RpcClient,
+    /// The facilitator.
+    pub facilitator: Facilitator,
+    /// Its key: fee payer, allowance delegate.
+    pub facilitator_key: Keypair,
+    /// The gateway.
+    pub gateway: Gateway,
+    /// The provider paid (the API's owner).
+    pub provider: Keypair,
+    /// The sample API behind the gateway.
+    pub upstream: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts the localnet, the facilitator (SQLite in a temporary
+    /// directory, no background claimer), the sample API and the gateway.
+    pub async fn start() -> Result<Self, WorldError> {
+        let localnet = Localnet::start(LocalnetConfig {
+            bind: "127.0.0.1:0"
+                .parse()
+                .map_err(|_| failed("localnet")("bad address".into()))?,
+            slot_duration: Duration::from_millis(50),
+        })
+        .await
+        .map_err(|error| failed("localnet")(error.to_string()))?;
+        let rpc = RpcClient::new_with_commitment(localnet.rpc_url(), CommitmentConfig::confirmed());
+        let dir = tempfile::tempdir()
+            .map_err(|error| failed("temporary directory")(error.to_string()))?;
+        let facilitator_key = Keypair::new();
+        let provider = Keypair::new();
+        let chain = &localnet.chain;
+        let funded = chain
+            .airdrop(&facilitator_key.pubkey(), 10_000_000_000)
+            .map_err(|error| failed("faucet")(format!("{error:?}")))?;
+        // The provider's token account exists before anyone pays it.
+        let account = chain
+            .mint_usdc(&provider.pubkey(), 1)
+            .map_err(|error| failed("faucet")(format!("{error:?}")))?;
+        confirm(&rpc, &funded).await?;
+        confirm(&rpc, &account).await?;
+
+        let mut settings = Settings::new(
+            localnet.rpc_url(),
+            dir.path().join("facilitator.db").display().to_string(),
+            facilitator_key.insecure_clone(),
+        );
+        settings.claimer = None;
+        let facilitator = Facilitator::start(settings)
+            .await
+            .map_err(|error| failed("facilitator")(error.to_string()))?;
+        let upstream = crate::sample_api::serve()
+            .await
+            .map_err(|error| failed("sample API")(error.to_string()))?;
+        let config = gateway_config(
+            &localnet,
+            &facilitator,
+            &facilitator_key,
+            upstream,
+            &provider.pubkey(),
+        )?;
+        let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
+        let gateway = Gateway::start(config, Some(secret))
+            .await
+            .map_err(|error| failed("gateway")(error.to_string()))?;
+        Ok(Self {
+            localnet,
+            rpc,
+            facilitator,
+            facilitator_key,
+            gateway,
+            provider,
+            upstream,
+            _dir: dir,
+        })
+    }
+
+    /// `gateway URL + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.url())
+    }
+
+    /// Stops the gateway, the facilitator and the localnet.
+    pub async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        self.facilitator.shutdown().await;
+        self.localnet.shutdown().await;
+    }
+}
+
+/// Waits until `signature` is confirmed.
+pub async fn confirm(rpc: &RpcClient, signature: &Signature) -> Result<(), WorldError> {
+    for _ in 0..400 {
+        if rpc.confirm_transaction(signature).await.unwrap_or(false) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err(failed("localnet")(format!("{signature} was not confirmed")))
+}
+
+fn gateway_config(
+    localnet: &Localnet,
+    facilitator: &Facilitator,
+    facilitator_key: &Keypair,
+    upstream: SocketAddr,
+    provider: &Pubkey,
+) -> Result<GatewayConfig, WorldError> {
+    let text = format!(
+        r#"
+listen = "127.0.0.1:0"
+upstream = "http://{upstream}"
+
+[payment]
+network = "{network}"
+asset = "{asset}"
+pay_to = "{provider}"
+schemes = ["escrow", "exact", "mpp"]
+
+[facilitator]
+url = "{facilitator}"
+fee_payer = "{fee_payer}"
+
+[[routes]]
+method = "GET"
+path = "/v1/quotes/:symbol"
+price = {QUOTE_PRICE}
+description = "A price quote"
+
+[[routes]]
+method = "GET"
+path = "/v1/report"
+price = {REPORT_PRICE}
+description = "The quarterly report"
+
+[[routes]]
+method = "GET"
+path = "/v1/account"
+sign_in = true
+"#,
+        network = localnet.info().network,
+        asset = localnet.info().usdc_mint,
+        facilitator = facilitator.url(),
+        fee_payer = facilitator_key.pubkey(),
+    );
+    let file: FileConfig =
+        toml::from_str(&text).map_err(|error| failed("gateway config")(error.to_string()))?;
+    GatewayConfig::check(file, |_| None)
+        .map_err(|error| failed("gateway config")(error.to_string()))
+}
