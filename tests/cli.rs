@@ -297,7 +297,9 @@ async fn the_owner_reduces_revokes_withdraws_and_delegates_to_a_session_key() {
         .await;
     assert!(refused.contains("being revoked"), "{refused}");
 
-    user.ok(&["escrow", "withdraw", "1"]).await;
+    user.ok(&["escrow", "deposit", "0.5"]).await;
+    assert_eq!(user.json(&["escrow", "status"]).await["funded"], "5500000");
+    user.ok(&["escrow", "withdraw", "1.5"]).await;
     assert_eq!(user.json(&["escrow", "status"]).await["funded"], "4000000");
     let too_much = user.fails(&["escrow", "withdraw", "100"]).await;
     assert!(too_much.contains("the transaction failed"), "{too_much}");

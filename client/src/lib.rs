@@ -6,6 +6,9 @@
 //! program's accounts; [`exact`] builds the payment transaction of the x402
 //! `exact` scheme (and of an MPP `charge`).
 //!
+//! [`program`] sends the owner's transactions and reads the program's
+//! accounts through anchor-client.
+//!
 //! Paying for HTTP: [`offers`] reads what a 402 asks, [`policy`] is the
 //! owner's spending policy, [`ledger`] the local record of payments and
 //! receipt counters, [`pay`] the paying client, [`wallet`] the Solana CLI's
@@ -18,6 +21,7 @@ pub mod ledger;
 pub mod offers;
 pub mod pay;
 pub mod policy;
+pub mod program;
 pub mod receipts;
 pub mod wallet;
 

@@ -510,18 +510,19 @@ impl Payer {
         receipt: Option<(Pubkey, u64)>,
     ) -> Result<Fetched, PayError> {
         let settlement = settlement_of(&fetched.headers);
-        let charged = match fetched.status {
-            StatusCode::PAYMENT_REQUIRED => false,
-            status if status.is_server_error() => settlement["success"] == true,
-            _ => true,
-        };
+        // Charged: a settlement or MPP receipt says so, or a success came back
+        // without one. A refusal (4xx) or a failed upstream (5xx) without
+        // them was not.
+        let charged = settlement["success"] == true
+            || fetched.headers.contains_key("payment-receipt")
+            || (fetched.status.is_success() && settlement.is_null());
         if !charged {
             if let Some((allowance, cumulative)) = receipt {
                 self.ledger
                     .give_back_receipt(&allowance, cumulative, quote.offer.amount)
                     .await?;
             }
-            if fetched.status == StatusCode::PAYMENT_REQUIRED {
+            if fetched.status.is_client_error() {
                 let body: Value = serde_json::from_slice(&fetched.body).unwrap_or_default();
                 let message = ["message", "detail", "error"]
                     .iter()

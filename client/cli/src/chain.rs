@@ -1,35 +1,11 @@
-//! Sending the wallet's transactions and reading token balances.
+//! Reading mints and token balances.
 
 use paytab_protocol::amount::format_units;
-use solana_instruction::Instruction;
-use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_signature::Signature;
-use solana_signer::Signer;
-use solana_transaction::Transaction;
 use spl_associated_token_account_interface::address::get_associated_token_address_with_program_id;
 
 use crate::error::CliError;
-
-/// Signs `instructions` with `signer` (also the fee payer), sends, and waits
-/// for confirmation; a failure says what the program said.
-pub async fn send(
-    rpc: &RpcClient,
-    signer: &Keypair,
-    instructions: &[Instruction],
-) -> Result<Signature, CliError> {
-    let blockhash = rpc.get_latest_blockhash().await?;
-    let transaction = Transaction::new_signed_with_payer(
-        instructions,
-        Some(&signer.pubkey()),
-        &[signer],
-        blockhash,
-    );
-    rpc.send_and_confirm_transaction(&transaction)
-        .await
-        .map_err(|error| CliError::new(format!("the transaction failed: {error}")))
-}
 
 /// A mint's token program and decimals.
 pub async fn mint_info(rpc: &RpcClient, mint: &Pubkey) -> Result<(Pubkey, u8), CliError> {

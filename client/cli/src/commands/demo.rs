@@ -10,13 +10,14 @@ use paytab_client::ledger::Ledger;
 use paytab_client::offers::OfferKind;
 use paytab_client::pay::{PaidRequest, PayError, Payer};
 use paytab_client::policy::SpendingPolicy;
+use paytab_client::program::PaytabProgram;
 use paytab_client::EscrowAccounts;
 use paytab_protocol::amount::format_units;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
 
-use crate::chain::{send, token_balance};
+use crate::chain::token_balance;
 use crate::error::CliError;
 use crate::world::{confirm, World, QUOTE_PRICE, REPORT_PRICE};
 
@@ -106,7 +107,12 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
             delegate: Some(world.facilitator_key.pubkey()),
         },
     );
-    let signature = send(&world.rpc, &payer, &instructions).await?;
+    let program = PaytabProgram::new(&world.localnet.rpc_url(), Arc::new(payer.insecure_clone()))
+        .map_err(|error| CliError::new(error.to_string()))?;
+    let signature = program
+        .send(instructions)
+        .await
+        .map_err(|error| CliError::new(format!("the transaction failed: {error}")))?;
     println!(
         "  escrow       {}  (open + deposit + allow in one transaction {signature})",
         escrow.escrow()

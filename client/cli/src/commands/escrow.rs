@@ -1,33 +1,31 @@
 //! `paytab escrow …`, `paytab allow`, `paytab allowances`, `paytab reduce`,
 //! `paytab revoke`, `paytab session-key …`: the owner's side of the program.
 
+use std::sync::Arc;
+
 use paytab::instructions::GrantAllowanceArgs;
 use paytab::state::Allowance;
-use paytab_client::accounts;
+use paytab_client::program::PaytabProgram;
 use paytab_client::wallet::{read_keypair, write_keypair};
 use paytab_client::EscrowAccounts;
 use paytab_protocol::amount::parse_units;
 use paytab_protocol::clock::{parse_rfc3339, rfc3339, unix_now};
 use serde_json::{json, Value};
-use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
-use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
-use solana_rpc_client_types::filter::{Memcmp, RpcFilterType};
 use solana_signer::Signer;
 
-use crate::chain::{mint_info, send, tokens};
+use crate::chain::{mint_info, tokens};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::emit;
 
-/// The wallet, RPC and escrow accounts of one mint.
+/// The wallet, the program and the escrow accounts of one mint.
 pub struct Owner {
     /// The owner's wallet.
-    pub wallet: Keypair,
-    /// RPC.
-    pub rpc: RpcClient,
+    pub wallet: Arc<Keypair>,
+    /// The paytab program, through anchor-client.
+    pub program: PaytabProgram,
     /// The escrow's addresses and instruction builder.
     pub escrow: EscrowAccounts,
     /// The mint.
@@ -39,7 +37,7 @@ pub struct Owner {
 impl Owner {
     /// Loads the wallet and the mint (`--mint` or the network's USDC).
     pub async fn load(context: &Context, mint: Option<Pubkey>) -> Result<Self, CliError> {
-        let wallet = context.wallet()?;
+        let wallet = Arc::new(context.wallet()?);
         let rpc = context.rpc();
         let mint = match mint {
             Some(mint) => mint,
@@ -47,9 +45,11 @@ impl Owner {
         };
         let (token_program, decimals) = mint_info(&rpc, &mint).await?;
         let escrow = EscrowAccounts::new(wallet.pubkey(), mint, token_program);
+        let program = PaytabProgram::new(&context.rpc_url, wallet.clone())
+            .map_err(|error| CliError::new(error.to_string()))?;
         Ok(Self {
             wallet,
-            rpc,
+            program,
             escrow,
             mint,
             decimals,
@@ -65,8 +65,10 @@ impl Owner {
     }
 
     async fn escrow_state(&self) -> Result<Option<paytab::state::Escrow>, CliError> {
-        let account = self.rpc.get_account(&self.escrow.escrow()).await.ok();
-        Ok(account.and_then(|account| accounts::escrow(&account.data)))
+        self.program
+            .escrow(self.escrow.escrow())
+            .await
+            .map_err(|error| CliError::new(format!("cannot read the escrow: {error}")))
     }
 
     async fn require_escrow(&self) -> Result<paytab::state::Escrow, CliError> {
@@ -80,22 +82,22 @@ impl Owner {
         })
     }
 
-    async fn allowance(&self, provider: &Pubkey) -> Option<Allowance> {
-        let account = self
-            .rpc
-            .get_account(&self.escrow.allowance(provider))
+    async fn allowance(&self, provider: &Pubkey) -> Result<Option<Allowance>, CliError> {
+        self.program
+            .allowance(self.escrow.allowance(provider))
             .await
-            .ok()?;
-        accounts::allowance(&account.data)
+            .map_err(|error| CliError::new(format!("cannot read the allowance: {error}")))
     }
 
     async fn send(
         &self,
-        instructions: &[solana_instruction::Instruction],
+        instructions: Vec<solana_instruction::Instruction>,
     ) -> Result<String, CliError> {
-        Ok(send(&self.rpc, &self.wallet, instructions)
-            .await?
-            .to_string())
+        self.program
+            .send(instructions)
+            .await
+            .map(|signature| signature.to_string())
+            .map_err(|error| CliError::new(format!("the transaction failed: {error}")))
     }
 }
 
@@ -122,7 +124,7 @@ pub async fn open(
                 .deposit(owner.escrow.owner_token_account(), amount),
         );
     }
-    let signature = owner.send(&instructions).await?;
+    let signature = owner.send(instructions).await?;
     emit(
         context,
         &json!({"escrow": owner.escrow.escrow().to_string(), "deposited": amount.to_string(), "signature": signature}),
@@ -152,7 +154,7 @@ pub async fn move_funds(
     } else {
         owner.escrow.withdraw(account, raw)
     };
-    let signature = owner.send(&[instruction]).await?;
+    let signature = owner.send(vec![instruction]).await?;
     let verb = if deposit { "deposited" } else { "withdrew" };
     emit(
         context,
@@ -239,7 +241,7 @@ pub async fn allow(
         Some(text) => expiry(text)?,
         None => 0,
     };
-    let (signature, action) = match owner.allowance(&terms.provider).await {
+    let (signature, action) = match owner.allowance(&terms.provider).await? {
         None => {
             let args = GrantAllowanceArgs {
                 cap,
@@ -250,14 +252,14 @@ pub async fn allow(
             };
             (
                 owner
-                    .send(&[owner.escrow.grant(&terms.provider, args)])
+                    .send(vec![owner.escrow.grant(&terms.provider, args)])
                     .await?,
                 "granted",
             )
         }
         Some(existing) if cap > existing.cap => (
             owner
-                .send(&[owner.escrow.raise(&terms.provider, cap, expires_at)])
+                .send(vec![owner.escrow.raise(&terms.provider, cap, expires_at)])
                 .await?,
             "raised",
         ),
@@ -308,28 +310,11 @@ fn expiry(text: &str) -> Result<i64, CliError> {
 /// `paytab allowances`.
 pub async fn list(context: &Context, owner: &Owner) -> Result<(), CliError> {
     owner.require_escrow().await?;
-    let config = RpcProgramAccountsConfig {
-        filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
-            8,
-            owner.escrow.escrow().as_ref(),
-        ))]),
-        account_config: RpcAccountInfoConfig {
-            encoding: Some(UiAccountEncoding::Base64),
-            ..RpcAccountInfoConfig::default()
-        },
-        ..RpcProgramAccountsConfig::default()
-    };
-    let found = owner
-        .rpc
-        .get_program_ui_accounts_with_config(&paytab::ID, config)
-        .await?;
-    let mut rows: Vec<(Pubkey, Allowance)> = found
-        .into_iter()
-        .filter_map(|(address, account)| {
-            let data = account.data.decode()?;
-            Some((address, accounts::allowance(&data)?))
-        })
-        .collect();
+    let mut rows = owner
+        .program
+        .allowances_of_escrow(&owner.escrow.escrow())
+        .await
+        .map_err(|error| CliError::new(format!("cannot list allowances: {error}")))?;
     rows.sort_by_key(|(_, allowance)| allowance.provider.to_string());
     let json_rows: Vec<Value> = rows
         .iter()
@@ -375,7 +360,7 @@ pub async fn reduce(
     provider: &Pubkey,
     cap: u64,
 ) -> Result<(), CliError> {
-    let Some(allowance) = owner.allowance(provider).await else {
+    let Some(allowance) = owner.allowance(provider).await? else {
         return Err(CliError::new(format!("no allowance for {provider}")));
     };
     if cap >= allowance.cap {
@@ -384,7 +369,7 @@ pub async fn reduce(
             owner.tokens(allowance.cap)
         )));
     }
-    let signature = owner.send(&[owner.escrow.reduce(provider, cap)]).await?;
+    let signature = owner.send(vec![owner.escrow.reduce(provider, cap)]).await?;
     let escrow = owner.require_escrow().await?;
     let action = if cap == 0 { "revoked" } else { "reduced" };
     emit(
@@ -416,7 +401,9 @@ pub async fn session_key_create(
     let session = Keypair::new();
     write_keypair(&pending, &session)?;
     let signature = owner
-        .send(&[owner.escrow.set_session_key(session.pubkey(), expires_at)])
+        .send(vec![owner
+            .escrow
+            .set_session_key(session.pubkey(), expires_at)])
         .await?;
     std::fs::rename(&pending, &path)?;
     emit(
@@ -440,7 +427,7 @@ pub async fn session_key_revoke(context: &Context, owner: &Owner) -> Result<(), 
     if escrow.session_key.is_none() {
         return Err(CliError::new("this escrow has no session key"));
     }
-    let signature = owner.send(&[owner.escrow.clear_session_key()]).await?;
+    let signature = owner.send(vec![owner.escrow.clear_session_key()]).await?;
     let path = context.session_key_path(&owner.wallet.pubkey());
     if let Ok(session) = read_keypair(&path) {
         if Some(session.pubkey()) == escrow.session_key {

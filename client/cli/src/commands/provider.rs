@@ -3,22 +3,19 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use indicatif::{ProgressBar, ProgressStyle};
-use paytab_client::accounts;
+use paytab_client::program::PaytabProgram;
 use serde_json::{json, Value};
-use solana_account_decoder_client_types::UiAccountEncoding;
+use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
-use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
-use solana_rpc_client_types::filter::{Memcmp, RpcFilterType};
 use solana_signer::Signer;
 
 use crate::chain::{mint_info, token_balance, tokens};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::emit;
-
-/// Where an allowance's `provider` field starts: after the discriminator and `escrow`.
-const PROVIDER_OFFSET: usize = 8 + 32;
 
 /// The provider named, or the wallet's address.
 fn provider_of(context: &Context, provider: Option<Pubkey>) -> Result<Pubkey, CliError> {
@@ -128,23 +125,15 @@ pub async fn earnings(
     let rpc = context.rpc();
     let mint = Context::default_mint(&context.network(&rpc).await?);
     let (token_program, decimals) = mint_info(&rpc, &mint).await?;
-    let config = RpcProgramAccountsConfig {
-        filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
-            PROVIDER_OFFSET,
-            provider.as_ref(),
-        ))]),
-        account_config: RpcAccountInfoConfig {
-            encoding: Some(UiAccountEncoding::Base64),
-            ..RpcAccountInfoConfig::default()
-        },
-        ..RpcProgramAccountsConfig::default()
-    };
-    let found = rpc
-        .get_program_ui_accounts_with_config(&paytab::ID, config)
-        .await?;
-    let allowances: Vec<_> = found
+    // Reading needs no signature: any key will do as the client's payer.
+    let program = PaytabProgram::new(&context.rpc_url, Arc::new(Keypair::new()))
+        .map_err(|error| CliError::new(error.to_string()))?;
+    let allowances: Vec<_> = program
+        .allowances_of_provider(&provider)
+        .await
+        .map_err(|error| CliError::new(format!("cannot list allowances: {error}")))?
         .into_iter()
-        .filter_map(|(_, account)| accounts::allowance(&account.data.decode()?))
+        .map(|(_, allowance)| allowance)
         .filter(|allowance| allowance.provider == provider)
         .collect();
     let claimed: u64 = allowances.iter().map(|allowance| allowance.claimed).sum();

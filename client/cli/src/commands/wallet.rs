@@ -23,8 +23,14 @@ pub async fn show(context: &Context) -> Result<(), CliError> {
         .await
         .map_err(|error| unreachable_rpc(&context.rpc_url, error))?;
     let mint = Context::default_mint(&network);
-    let (token_program, decimals) = mint_info(&rpc, &mint).await?;
-    let usdc = token_balance(&rpc, &wallet.pubkey(), &mint, &token_program).await;
+    // A chain without the stablecoin (a bare test validator) still shows SOL.
+    let (usdc, decimals, tokens_text) = match mint_info(&rpc, &mint).await {
+        Ok((token_program, decimals)) => {
+            let raw = token_balance(&rpc, &wallet.pubkey(), &mint, &token_program).await;
+            (raw, decimals, tokens(raw, decimals, &mint))
+        }
+        Err(_) => (0, 0, format!("none (no USDC mint {mint} on this network)")),
+    };
     emit(
         context,
         &json!({
@@ -42,7 +48,7 @@ pub async fn show(context: &Context) -> Result<(), CliError> {
                 wallet.pubkey(),
                 context.rpc_url,
                 paytab_protocol::amount::format_units(lamports, 9),
-                tokens(usdc, decimals, &mint)
+                tokens_text
             )
         },
     );
