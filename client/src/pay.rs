@@ -313,8 +313,10 @@ impl Payer {
 
     /// The first usable offer in order of preference, with what paying it needs.
     pub async fn choose(&self, required: &PaymentRequired) -> Result<Quote, PayError> {
+        // Cheapest first; at one price, an escrow receipt (no transaction),
+        // then an `exact` transfer, then an MPP charge.
         let mut order: Vec<&Offer> = required.offers.iter().collect();
-        order.sort_by_key(|offer| offer.kind);
+        order.sort_by_key(|offer| (offer.amount, offer.kind));
         if let Some(kind) = self.prefer {
             order.retain(|offer| offer.kind == kind);
         }

@@ -1,5 +1,5 @@
-//! A small API to put behind the gateway: price quotes (cheap) and a report
-//! (dear), answering who signed in on `/v1/account`.
+//! A small API to put behind the gateway: price quotes (cheap), a report
+//! (dear), who signed in on `/v1/account`, and a free `/health`.
 
 use std::net::SocketAddr;
 
@@ -15,7 +15,8 @@ pub async fn serve() -> std::io::Result<SocketAddr> {
     let app = Router::new()
         .route("/v1/quotes/{symbol}", get(quote))
         .route("/v1/report", get(report))
-        .route("/v1/account", get(account));
+        .route("/v1/account", get(account))
+        .route("/health", get(|| async { Json(json!({"ok": true})) }));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {

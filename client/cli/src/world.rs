@@ -180,6 +180,11 @@ description = "The quarterly report"
 method = "GET"
 path = "/v1/account"
 sign_in = true
+
+[[routes]]
+method = "GET"
+path = "/health"
+free = true
 "#,
         network = localnet.info().network,
         asset = localnet.info().usdc_mint,
