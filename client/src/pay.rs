@@ -2,7 +2,8 @@
 //! offer (an escrow receipt, then an `exact` transfer, then an MPP charge),
 //! ask the spending policy, pay, retry with proof of payment, and record it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -149,6 +150,8 @@ pub struct Payer {
     confirm: Confirm,
     prefer: Option<OfferKind>,
     owner: Option<Pubkey>,
+    /// Token program and decimals of the mints seen.
+    mints: Mutex<HashMap<Pubkey, (Pubkey, u8)>>,
 }
 
 impl Payer {
@@ -171,6 +174,7 @@ impl Payer {
             confirm,
             prefer: None,
             owner: None,
+            mints: Mutex::default(),
         })
     }
 
@@ -344,22 +348,17 @@ impl Payer {
                 offer.network, self.network
             ));
         }
-        let mint = self
-            .rpc
-            .get_account(&offer.asset)
-            .await
-            .map_err(|error| format!("mint {}: {error}", offer.asset))?;
-        let decimals = mint_decimals(&mint.data).ok_or("the asset is not a token mint")?;
+        let (token_program, decimals) = self.mint_info(&offer.asset).await?;
         let mut quote = Quote {
             offer: offer.clone(),
             decimals,
-            token_program: mint.owner,
+            token_program,
             allowance: None,
         };
         match offer.kind {
             OfferKind::Escrow => {
                 let delegate = offer.delegate.ok_or("no delegate offered")?;
-                let accounts = EscrowAccounts::new(self.escrow_owner(), offer.asset, mint.owner);
+                let accounts = EscrowAccounts::new(self.escrow_owner(), offer.asset, token_program);
                 let address = accounts.allowance(&offer.pay_to);
                 let account = self.rpc.get_account(&address).await.map_err(|_| {
                     format!(
@@ -386,6 +385,29 @@ impl Payer {
             }
         }
         Ok(quote)
+    }
+
+    /// A mint's token program and decimals, read once per payer.
+    async fn mint_info(&self, mint: &Pubkey) -> Result<(Pubkey, u8), String> {
+        if let Some(known) = self
+            .mints
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(mint)
+        {
+            return Ok(*known);
+        }
+        let account = self
+            .rpc
+            .get_account(mint)
+            .await
+            .map_err(|error| format!("mint {mint}: {error}"))?;
+        let decimals = mint_decimals(&account.data).ok_or("the asset is not a token mint")?;
+        self.mints
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(*mint, (account.owner, decimals));
+        Ok((account.owner, decimals))
     }
 
     async fn check_policy(&self, request: &PaidRequest, quote: &Quote) -> Result<(), PayError> {
