@@ -130,10 +130,9 @@ async fn owed_to(State(state): State<Arc<AppState>>, Path(provider): Path<String
                 .iter()
                 .filter(|entry| entry.provider == provider)
                 .collect();
-            let unclaimed: u64 = owed
-                .iter()
-                .map(|entry| entry.accepted.saturating_sub(entry.claimed))
-                .sum();
+            let unclaimed = owed.iter().fold(0u64, |total, entry| {
+                total.saturating_add(entry.accepted.saturating_sub(entry.claimed))
+            });
             Json(json!({
                 "provider": provider.to_string(),
                 "unclaimed": unclaimed.to_string(),

@@ -246,40 +246,6 @@ mod tests {
     }
 
     #[test]
-    fn the_message_follows_the_sign_in_with_solana_layout() {
-        let fields = SignInFields {
-            domain: "api.example.com".into(),
-            address: "BSmWDgE9ex6dZYbiTsJGcwMEgFp8q4aWh92hdErQPeVW".into(),
-            uri: "https://api.example.com/premium-data".into(),
-            version: "1".into(),
-            chain_id: "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".into(),
-            signature_type: "ed25519".into(),
-            nonce: "a1b2c3d4e5f67890a1b2c3d4e5f67890".into(),
-            issued_at: "2024-01-15T10:30:00.000Z".into(),
-            expiration_time: Some("2024-01-15T10:35:00.000Z".into()),
-            statement: Some("Sign in to access premium data".into()),
-            resources: vec!["https://api.example.com/premium-data".into()],
-            ..SignInFields::default()
-        };
-        assert_eq!(
-            fields.message(),
-            "api.example.com wants you to sign in with your Solana account:\n\
-             BSmWDgE9ex6dZYbiTsJGcwMEgFp8q4aWh92hdErQPeVW\n\
-             \n\
-             Sign in to access premium data\n\
-             \n\
-             URI: https://api.example.com/premium-data\n\
-             Version: 1\n\
-             Chain ID: 5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp\n\
-             Nonce: a1b2c3d4e5f67890a1b2c3d4e5f67890\n\
-             Issued At: 2024-01-15T10:30:00.000Z\n\
-             Expiration Time: 2024-01-15T10:35:00.000Z\n\
-             Resources:\n\
-             - https://api.example.com/premium-data"
-        );
-    }
-
-    #[test]
     fn a_signed_answer_to_the_challenge_signs_in_its_wallet() {
         let key = wallet();
         let header = signed(&mut answer(&key), &key);

@@ -229,3 +229,61 @@ fn string_list(value: &Value) -> Result<Vec<String>, MalformedSignIn> {
         _ => Err(MalformedSignIn("resources must be a list".into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_follows_the_sign_in_with_solana_layout() {
+        let fields = SignInFields {
+            domain: "api.example.com".into(),
+            address: "BSmWDgE9ex6dZYbiTsJGcwMEgFp8q4aWh92hdErQPeVW".into(),
+            uri: "https://api.example.com/premium-data".into(),
+            version: "1".into(),
+            chain_id: "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".into(),
+            signature_type: "ed25519".into(),
+            nonce: "a1b2c3d4e5f67890a1b2c3d4e5f67890".into(),
+            issued_at: "2024-01-15T10:30:00.000Z".into(),
+            expiration_time: Some("2024-01-15T10:35:00.000Z".into()),
+            statement: Some("Sign in to access premium data".into()),
+            resources: vec!["https://api.example.com/premium-data".into()],
+            ..SignInFields::default()
+        };
+        assert_eq!(
+            fields.message(),
+            "api.example.com wants you to sign in with your Solana account:\n\
+             BSmWDgE9ex6dZYbiTsJGcwMEgFp8q4aWh92hdErQPeVW\n\
+             \n\
+             Sign in to access premium data\n\
+             \n\
+             URI: https://api.example.com/premium-data\n\
+             Version: 1\n\
+             Chain ID: 5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp\n\
+             Nonce: a1b2c3d4e5f67890a1b2c3d4e5f67890\n\
+             Issued At: 2024-01-15T10:30:00.000Z\n\
+             Expiration Time: 2024-01-15T10:35:00.000Z\n\
+             Resources:\n\
+             - https://api.example.com/premium-data"
+        );
+    }
+
+    #[test]
+    fn a_header_reads_back_as_written() {
+        let fields = SignInFields {
+            domain: "api.example.com".into(),
+            address: Pubkey::new_from_array([5; 32]).to_string(),
+            uri: "https://api.example.com/v1/account".into(),
+            version: "1".into(),
+            chain_id: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
+            signature_type: "ed25519".into(),
+            nonce: "00112233445566778899aabbccddeeff".into(),
+            issued_at: "2026-09-21T14:13:20Z".into(),
+            not_before: Some("2026-09-21T14:13:20Z".into()),
+            signature: "sig".into(),
+            ..SignInFields::default()
+        };
+        assert_eq!(SignInFields::parse(&fields.header_value()), Ok(fields));
+        assert!(SignInFields::parse("%%%").is_err());
+    }
+}

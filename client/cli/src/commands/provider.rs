@@ -136,8 +136,12 @@ pub async fn earnings(
         .map(|(_, allowance)| allowance)
         .filter(|allowance| allowance.provider == provider)
         .collect();
-    let claimed: u64 = allowances.iter().map(|allowance| allowance.claimed).sum();
-    let committed: u64 = allowances.iter().map(|allowance| allowance.cap).sum();
+    let claimed = allowances.iter().fold(0u64, |total, allowance| {
+        total.saturating_add(allowance.claimed)
+    });
+    let committed = allowances
+        .iter()
+        .fold(0u64, |total, allowance| total.saturating_add(allowance.cap));
     let balance = token_balance(&rpc, &provider, &mint, &token_program).await;
     let owed = match facilitator {
         Some(url) => Some(owed(&reqwest::Client::new(), url, &provider).await?.0),
