@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS receipt_counters (
 );
 ";
 
+/// A receipt counter: (generation, cumulative) of one allowance.
+const SELECT_COUNTER: &str =
+    "SELECT generation, cumulative FROM receipt_counters WHERE allowance = ?";
+/// Sets a receipt counter, creating it if needed.
+const SET_COUNTER: &str = "INSERT INTO receipt_counters (allowance, generation, cumulative) \
+     VALUES (?, ?, ?) ON CONFLICT (allowance) DO UPDATE SET \
+     generation = excluded.generation, cumulative = excluded.cumulative";
+
 /// Why the ledger failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -144,12 +152,11 @@ impl Ledger {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.error(e))?;
-        let row =
-            sqlx::query("SELECT generation, cumulative FROM receipt_counters WHERE allowance = ?")
-                .bind(allowance.to_string())
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(|e| self.error(e))?;
+        let row = sqlx::query(SELECT_COUNTER)
+            .bind(allowance.to_string())
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(|e| self.error(e))?;
         let last = match row {
             Some(row) if row.get::<i64, _>(0) == to_i64(generation) => {
                 u64::try_from(row.get::<i64, _>(1))
@@ -158,16 +165,13 @@ impl Ledger {
             _ => 0,
         };
         let next = last.saturating_add(price);
-        sqlx::query(
-            "INSERT INTO receipt_counters (allowance, generation, cumulative) VALUES (?, ?, ?) \
-             ON CONFLICT (allowance) DO UPDATE SET generation = excluded.generation, cumulative = excluded.cumulative",
-        )
-        .bind(allowance.to_string())
-        .bind(to_i64(generation))
-        .bind(to_i64(next))
-        .execute(&mut *transaction)
-        .await
-        .map_err(|e| self.error(e))?;
+        sqlx::query(SET_COUNTER)
+            .bind(allowance.to_string())
+            .bind(to_i64(generation))
+            .bind(to_i64(next))
+            .execute(&mut *transaction)
+            .await
+            .map_err(|e| self.error(e))?;
         transaction.commit().await.map_err(|e| self.error(e))?;
         Ok(next)
     }
@@ -198,16 +202,13 @@ impl Ledger {
         generation: u64,
         accepted: u64,
     ) -> Result<(), LedgerError> {
-        sqlx::query(
-            "INSERT INTO receipt_counters (allowance, generation, cumulative) VALUES (?, ?, ?) \
-             ON CONFLICT (allowance) DO UPDATE SET generation = excluded.generation, cumulative = excluded.cumulative",
-        )
-        .bind(allowance.to_string())
-        .bind(to_i64(generation))
-        .bind(to_i64(accepted))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
+        sqlx::query(SET_COUNTER)
+            .bind(allowance.to_string())
+            .bind(to_i64(generation))
+            .bind(to_i64(accepted))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 
@@ -216,12 +217,11 @@ impl Ledger {
         &self,
         allowance: &Pubkey,
     ) -> Result<Option<(u64, u64)>, LedgerError> {
-        let row =
-            sqlx::query("SELECT generation, cumulative FROM receipt_counters WHERE allowance = ?")
-                .bind(allowance.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| self.error(e))?;
+        let row = sqlx::query(SELECT_COUNTER)
+            .bind(allowance.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
         row.map(|row| {
             let generation = u64::try_from(row.get::<i64, _>(0))
                 .map_err(|_| LedgerError::Corrupt("receipt_counters"))?;

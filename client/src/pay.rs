@@ -397,17 +397,12 @@ impl Payer {
         {
             return Ok(*known);
         }
-        let account = self
-            .rpc
-            .get_account(mint)
-            .await
-            .map_err(|error| format!("mint {mint}: {error}"))?;
-        let decimals = mint_decimals(&account.data).ok_or("the asset is not a token mint")?;
+        let facts = read_mint(&self.rpc, mint).await?;
         self.mints
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .insert(*mint, (account.owner, decimals));
-        Ok((account.owner, decimals))
+            .insert(*mint, facts);
+        Ok(facts)
     }
 
     async fn check_policy(&self, request: &PaidRequest, quote: &Quote) -> Result<(), PayError> {
@@ -626,6 +621,17 @@ fn mpp_reference(headers: &HeaderMap) -> Option<String> {
     let text = headers.get("payment-receipt")?.to_str().ok()?;
     let receipt: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text.trim()).ok()?).ok()?;
     receipt["reference"].as_str().map(str::to_string)
+}
+
+/// A mint's token program (its account's owner) and decimals, read over RPC.
+pub async fn read_mint(rpc: &RpcClient, mint: &Pubkey) -> Result<(Pubkey, u8), String> {
+    let account = rpc
+        .get_account(mint)
+        .await
+        .map_err(|error| format!("cannot read mint {mint}: {error}"))?;
+    let decimals =
+        mint_decimals(&account.data).ok_or_else(|| format!("{mint} is not a token mint"))?;
+    Ok((account.owner, decimals))
 }
 
 /// The decimals of a mint account's data (SPL Token or Token-2022).

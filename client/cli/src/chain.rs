@@ -9,13 +9,9 @@ use crate::error::CliError;
 
 /// A mint's token program and decimals.
 pub async fn mint_info(rpc: &RpcClient, mint: &Pubkey) -> Result<(Pubkey, u8), CliError> {
-    let account = rpc
-        .get_account(mint)
+    paytab_client::pay::read_mint(rpc, mint)
         .await
-        .map_err(|error| CliError::new(format!("cannot read mint {mint}: {error}")))?;
-    let decimals = paytab_client::pay::mint_decimals(&account.data)
-        .ok_or_else(|| CliError::new(format!("{mint} is not a token mint")))?;
-    Ok((account.owner, decimals))
+        .map_err(CliError::new)
 }
 
 /// Raw units of `mint` in `owner`'s associated token account (0 if it has none).
@@ -26,7 +22,12 @@ pub async fn token_balance(
     token_program: &Pubkey,
 ) -> u64 {
     let account = get_associated_token_address_with_program_id(owner, mint, token_program);
-    rpc.get_token_account_balance(&account)
+    account_balance(rpc, &account).await
+}
+
+/// Raw units in the token account at `account` (0 if there is none).
+pub async fn account_balance(rpc: &RpcClient, account: &Pubkey) -> u64 {
+    rpc.get_token_account_balance(account)
         .await
         .ok()
         .and_then(|balance| balance.amount.parse().ok())

@@ -17,7 +17,7 @@ use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
 
-use crate::chain::token_balance;
+use crate::chain::{account_balance, token_balance};
 use crate::error::CliError;
 use crate::world::{confirm, World, QUOTE_PRICE, REPORT_PRICE};
 
@@ -220,7 +220,7 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
 
     step(8, "Final balances");
     let wallet_balance = token_balance(&world.rpc, &payer.pubkey(), mint, &token_program).await;
-    let vault = token_balance_of_account(world, &escrow.vault()).await;
+    let vault = account_balance(&world.rpc, &escrow.vault()).await;
     println!(
         "  payer wallet   {}  (10 - 5 deposited - 0.02 by exact and MPP)",
         usdc(wallet_balance)
@@ -280,14 +280,4 @@ fn short(reference: &str) -> String {
         },
         None => format!("tx {}…", &reference[..16.min(reference.len())]),
     }
-}
-
-async fn token_balance_of_account(world: &World, account: &Pubkey) -> u64 {
-    world
-        .rpc
-        .get_token_account_balance(account)
-        .await
-        .ok()
-        .and_then(|balance| balance.amount.parse().ok())
-        .unwrap_or(0)
 }
