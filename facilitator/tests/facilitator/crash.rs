@@ -3,18 +3,14 @@
 //! as settled is still there, and providers are paid exactly what was
 //! accepted, once.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{Payer, Terms, World};
 use paytab_facilitator::store::Store;
 use serde_json::Value;
 use solana_signer::Signer;
-use support::{Payer, Terms, World};
 
 const PRICE: u64 = 1_000;
 const PAYERS: usize = 6;

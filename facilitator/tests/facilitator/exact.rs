@@ -2,10 +2,7 @@
 //! settles on chain, a duplicate is refused, and each rule, when broken, is
 //! refused with its reason.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::{now, World, USDC};
 use base64::Engine;
 use paytab_protocol::keys::{KeySet, PublishedKey};
 use paytab_protocol::proof::{Proof, Scheme, Settlement};
@@ -18,7 +15,6 @@ use solana_pubkey::Pubkey;
 use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
-use support::{now, World, USDC};
 
 const PRICE: u64 = 25_000;
 const MEMO_PROGRAM: Pubkey = Pubkey::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");

@@ -2,13 +2,10 @@
 //! was accepted, in batches, and a claim whose outcome is unknown is looked up
 //! before anything is sent again.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::{now, Payer, Terms, World};
 use paytab_facilitator::claimer::{claim_instructions, ClaimRound, ClaimTarget};
 use paytab_facilitator::store::{ClaimEntry, ClaimRecord, ClaimStatus, Unclaimed};
 use solana_commitment_config::CommitmentConfig;
@@ -16,7 +13,6 @@ use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
-use support::{now, Payer, Terms, World};
 
 /// Settles `count` receipts of `price` for `payer`, returning the total.
 async fn pay(world: &World, provider: &Pubkey, payer: &mut Payer, price: u64, count: u64) -> u64 {

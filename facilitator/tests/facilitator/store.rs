@@ -2,8 +2,6 @@
 //! `PAYTAB_TEST_POSTGRES_URL` names a server (`.ci/run` starts one; under
 //! `CI=true` it must be there).
 
-#![allow(clippy::unwrap_used)]
-
 use paytab_facilitator::store::{
     AcceptedReceipt, ClaimEntry, ClaimRecord, ClaimStatus, ResourceRecord, Store, TransferRecord,
     TransferStatus, Watermark,

@@ -1,10 +1,6 @@
 //! The `escrow` scheme over HTTP against the embedded localnet: valid
 //! receipts, and one test per way a receipt can be wrong.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
 use paytab_protocol::keys::{KeySet, PublishedKey};
 use paytab_protocol::proof::{Proof, Scheme, Settlement};
 use serde_json::Value;
@@ -12,7 +8,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 use std::time::Duration;
 
-use support::{now, Payer, Terms, World};
+use crate::support::{now, Payer, Terms, World};
 
 const PRICE: u64 = 10_000;
 

@@ -1,17 +1,13 @@
 //! The facilitator's HTTP surface: `/supported`, `/keys` and rotation, proof
 //! checks, discovery, health, metrics, and bad requests.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::{now, Terms, World};
 use ed25519_dalek::SigningKey;
 use paytab_facilitator::proofs::ProofKey;
 use paytab_protocol::keys::{KeyId, KeySet, PublishedKey};
 use paytab_protocol::proof::{Proof, ProofError};
 use serde_json::{json, Value};
 use solana_signer::Signer;
-use support::{now, Terms, World};
 
 const PRICE: u64 = 10_000;
 

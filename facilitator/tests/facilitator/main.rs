@@ -1,0 +1,15 @@
+//! The facilitator's integration tests, one binary (each test binary links the
+//! whole Agave runtime): the HTTP surface, the `exact` and `escrow` schemes,
+//! the claimer, crash recovery and the store.
+
+// Test code fails loudly on anything unexpected.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod api;
+mod claims;
+mod crash;
+mod escrow;
+mod exact;
+mod store;
