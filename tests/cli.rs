@@ -176,6 +176,9 @@ async fn curl_pays_by_exact_or_mpp_when_told_and_dry_run_pays_nothing() {
         text.contains("costs 0.01") && text.contains("nothing was paid"),
         "{text}"
     );
+    for offer in ["escrow: 0.01 of", "exact: 0.01 of", "mpp: 0.01 of"] {
+        assert!(text.contains(offer), "each offer in tokens: {text}");
+    }
     assert_eq!(history_len(&user.json(&["history"]).await), 0);
 
     for scheme in ["exact", "mpp"] {

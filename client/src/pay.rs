@@ -337,12 +337,30 @@ impl Payer {
         Err(PayError::NoUsableOffer(reasons.join("; ")))
     }
 
-    async fn usable(&self, offer: &Offer) -> Result<Quote, String> {
-        let same_network = match offer.kind {
+    /// The decimals of `offer`'s token: as the offer states them, else read
+    /// from its mint when the offer is on this payer's network.
+    pub async fn offer_decimals(&self, offer: &Offer) -> Option<u8> {
+        if offer.decimals.is_some() {
+            return offer.decimals;
+        }
+        if !self.on_this_network(offer) {
+            return None;
+        }
+        self.mint_info(&offer.asset)
+            .await
+            .ok()
+            .map(|(_, decimals)| decimals)
+    }
+
+    fn on_this_network(&self, offer: &Offer) -> bool {
+        match offer.kind {
             OfferKind::MppCharge => offer.network == mpp_network_name(&self.network),
             _ => offer.network == self.network,
-        };
-        if !same_network {
+        }
+    }
+
+    async fn usable(&self, offer: &Offer) -> Result<Quote, String> {
+        if !self.on_this_network(offer) {
             return Err(format!(
                 "network {} is not this wallet's {}",
                 offer.network, self.network

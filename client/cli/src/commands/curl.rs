@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use paytab_client::offers::{OfferKind, PaymentRequired};
-use paytab_client::pay::{Confirm, Fetched, PaidRequest};
+use paytab_client::pay::{Confirm, Fetched, PaidRequest, Payer};
 use paytab_protocol::amount::format_units;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -82,7 +82,7 @@ pub async fn run(context: &Context, args: &CurlArgs) -> Result<(), CliError> {
             );
         };
         let asked = fetched.asked.unwrap_or_default();
-        let offers = describe_offers(&asked);
+        let offers = describe_offers(&asked, &payer).await;
         let text = format!(
             "{} {} costs {}\n{offers}\n(dry run: nothing was paid)",
             request.method,
@@ -105,7 +105,7 @@ pub async fn run(context: &Context, args: &CurlArgs) -> Result<(), CliError> {
     let fetched = payer.fetch(&request).await?;
     if args.verbose {
         if let Some(asked) = &fetched.asked {
-            eprintln!("* 402 offered:\n{}", describe_offers(asked));
+            eprintln!("* 402 offered:\n{}", describe_offers(asked, &payer).await);
         }
     }
     if let Some(address) = &fetched.signed_in {
@@ -160,22 +160,23 @@ fn build_request(args: &CurlArgs) -> Result<PaidRequest, CliError> {
     })
 }
 
-/// Every offer of a 402, one per line.
-pub fn describe_offers(asked: &PaymentRequired) -> String {
-    let mut lines: Vec<String> = asked
-        .offers
-        .iter()
-        .map(|offer| {
-            format!(
-                "  - {}: {} raw units of {} to {} on {}",
-                offer.kind.name(),
-                offer.amount,
-                offer.asset,
-                offer.pay_to,
-                offer.network
-            )
-        })
-        .collect();
+/// Every offer of a 402, one per line, in tokens where `payer` can read the
+/// token's decimals (raw units otherwise).
+pub async fn describe_offers(asked: &PaymentRequired, payer: &Payer) -> String {
+    let mut lines = Vec::with_capacity(asked.offers.len());
+    for offer in &asked.offers {
+        let amount = match payer.offer_decimals(offer).await {
+            Some(decimals) => format_units(offer.amount, decimals),
+            None => format!("{} raw units", offer.amount),
+        };
+        lines.push(format!(
+            "  - {}: {amount} of {} to {} on {}",
+            offer.kind.name(),
+            offer.asset,
+            offer.pay_to,
+            offer.network
+        ));
+    }
     lines.extend(
         asked
             .unreadable
