@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
+use paytab_protocol::mpp::ChallengeParams;
 use paytab_protocol::networks::normalise_network;
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use serde_json::Value;
@@ -41,23 +42,6 @@ impl OfferKind {
     }
 }
 
-/// The parameters of an MPP challenge, echoed in the credential.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MppParams {
-    /// Challenge id.
-    pub id: String,
-    /// Protection space.
-    pub realm: String,
-    /// Payment method (`solana`).
-    pub method: String,
-    /// Intent (`charge`).
-    pub intent: String,
-    /// base64url of the request JSON.
-    pub request: String,
-    /// RFC 3339 expiry, if given.
-    pub expires: Option<String>,
-}
-
 /// One way to pay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
@@ -84,7 +68,7 @@ pub struct Offer {
     /// The x402 requirement as offered, to echo back.
     pub requirement: Value,
     /// The MPP challenge, for MPP offers.
-    pub mpp: Option<MppParams>,
+    pub mpp: Option<ChallengeParams>,
 }
 
 /// Everything a 402 asked for.
@@ -180,7 +164,7 @@ fn x402_offer(requirement: &Value, version: u8) -> Result<Offer, String> {
 }
 
 fn mpp_offer(parameters: &str) -> Result<Offer, String> {
-    let mut params = MppParams::default();
+    let mut params = ChallengeParams::default();
     for (name, value) in auth_params(parameters)? {
         match name.as_str() {
             "id" => params.id = value,

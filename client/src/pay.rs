@@ -462,20 +462,10 @@ impl Payer {
             }
             OfferKind::MppCharge => {
                 let wire = self.exact_wire(quote).await?;
-                let params = quote.offer.mpp.clone().unwrap_or_default();
-                let mut challenge = json!({
-                    "id": params.id, "realm": params.realm, "method": params.method,
-                    "intent": params.intent, "request": params.request,
-                });
-                if let Some(expires) = params.expires {
-                    challenge["expires"] = json!(expires);
-                }
-                let credential = json!({
-                    "challenge": challenge,
-                    "source": self.wallet.pubkey().to_string(),
-                    "payload": {"type": "transaction", "transaction": wire},
-                });
-                let value = format!("Payment {}", URL_SAFE_NO_PAD.encode(credential.to_string()));
+                let value = quote.offer.mpp.clone().unwrap_or_default().authorization(
+                    &self.wallet.pubkey().to_string(),
+                    &json!({"type": "transaction", "transaction": wire}),
+                );
                 let fetched = self.send(request, Some((AUTHORIZATION, value))).await?;
                 self.finish(request, quote, fetched, None).await
             }

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use paytab_protocol::clock::rfc3339;
+use paytab_protocol::mpp::ChallengeParams;
 use paytab_protocol::networks::{mpp_network_name, v1_network_name};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
@@ -215,23 +216,27 @@ impl MppChallenge {
     }
 }
 
+impl From<&MppChallenge> for ChallengeParams {
+    /// The parameters a credential answering this challenge echoes.
+    fn from(challenge: &MppChallenge) -> Self {
+        Self {
+            id: challenge.id.clone(),
+            realm: challenge.realm.clone(),
+            method: challenge.method.clone(),
+            intent: challenge.intent.clone(),
+            request: challenge.request.clone(),
+            expires: Some(challenge.expires.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use solana_pubkey::Pubkey;
 
     fn terms() -> PaymentTerms {
-        PaymentTerms {
-            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
-            asset: Pubkey::new_from_array([3; 32]),
-            pay_to: Pubkey::new_from_array([2; 32]),
-            decimals: 6,
-            schemes: vec![PayScheme::Escrow, PayScheme::Exact, PayScheme::Mpp],
-            max_timeout_seconds: 60,
-            fee_payer: Some(Pubkey::new_from_array([9; 32])),
-            delegate: Some(Pubkey::new_from_array([9; 32])),
-        }
+        PaymentTerms::sample(&[PayScheme::Escrow, PayScheme::Exact, PayScheme::Mpp])
     }
 
     fn priced(terms: &PaymentTerms) -> Priced<'_> {

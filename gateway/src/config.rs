@@ -230,6 +230,25 @@ pub struct PaymentTerms {
     pub delegate: Option<Pubkey>,
 }
 
+#[cfg(test)]
+impl PaymentTerms {
+    /// Terms for unit tests: a fixed network, asset `[3; 32]`, payee `[2; 32]`,
+    /// 6 decimals, 60 s to pay, and `[9; 32]` as fee payer and delegate.
+    pub(crate) fn sample(schemes: &[PayScheme]) -> Self {
+        let facilitator = Pubkey::new_from_array([9; 32]);
+        Self {
+            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
+            asset: Pubkey::new_from_array([3; 32]),
+            pay_to: Pubkey::new_from_array([2; 32]),
+            decimals: 6,
+            schemes: schemes.to_vec(),
+            max_timeout_seconds: 60,
+            fee_payer: Some(facilitator),
+            delegate: Some(facilitator),
+        }
+    }
+}
+
 /// Where the upstream credential goes.
 #[derive(Clone, PartialEq, Eq)]
 pub enum UpstreamAuth {

@@ -227,6 +227,7 @@ pub fn receipt(reference: &str, now: i64) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use paytab_protocol::mpp::ChallengeParams;
     use solana_pubkey::Pubkey;
 
     use super::*;
@@ -237,16 +238,7 @@ mod tests {
     const NOW: i64 = 1_790_000_000;
 
     fn terms() -> PaymentTerms {
-        PaymentTerms {
-            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
-            asset: Pubkey::new_from_array([3; 32]),
-            pay_to: Pubkey::new_from_array([2; 32]),
-            decimals: 6,
-            schemes: vec![PayScheme::Mpp],
-            max_timeout_seconds: 60,
-            fee_payer: Some(Pubkey::new_from_array([9; 32])),
-            delegate: Some(Pubkey::new_from_array([9; 32])),
-        }
+        PaymentTerms::sample(&[PayScheme::Mpp])
     }
 
     fn priced(terms: &PaymentTerms, price: u64) -> Priced<'_> {
@@ -260,19 +252,7 @@ mod tests {
     }
 
     fn authorization(challenge: &MppChallenge, payload: Value) -> String {
-        let credential = json!({
-            "challenge": {
-                "id": challenge.id,
-                "realm": challenge.realm,
-                "method": challenge.method,
-                "intent": challenge.intent,
-                "request": challenge.request,
-                "expires": challenge.expires,
-            },
-            "source": "payer",
-            "payload": payload,
-        });
-        format!("Payment {}", URL_SAFE_NO_PAD.encode(credential.to_string()))
+        ChallengeParams::from(challenge).authorization("payer", &payload)
     }
 
     fn issued(terms: &PaymentTerms) -> MppChallenge {

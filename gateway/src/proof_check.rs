@@ -111,16 +111,7 @@ mod tests {
     const URL: &str = "https://api.example.com/v1/quotes/SOL";
 
     fn terms() -> PaymentTerms {
-        PaymentTerms {
-            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
-            asset: Pubkey::new_from_array([3; 32]),
-            pay_to: Pubkey::new_from_array([2; 32]),
-            decimals: 6,
-            schemes: vec![PayScheme::Escrow],
-            max_timeout_seconds: 60,
-            fee_payer: None,
-            delegate: None,
-        }
+        PaymentTerms::sample(&[PayScheme::Escrow])
     }
 
     fn key() -> SigningKey {

@@ -12,6 +12,7 @@ use base64::Engine;
 use paytab_client::exact::ExactPayment;
 use paytab_gateway::challenge::MppChallenge;
 use paytab_gateway::sign_in::SignInFields;
+use paytab_protocol::mpp::ChallengeParams;
 use serde_json::{json, Value};
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
@@ -326,19 +327,10 @@ fn mpp_challenge_of(response: &reqwest::Response) -> MppChallenge {
 
 /// `Authorization: Payment <credential>` answering `challenge` with `transaction`.
 fn mpp_authorization(challenge: &MppChallenge, payer: &Pubkey, transaction: &str) -> String {
-    let credential = json!({
-        "challenge": {
-            "id": challenge.id,
-            "realm": challenge.realm,
-            "method": challenge.method,
-            "intent": challenge.intent,
-            "request": challenge.request,
-            "expires": challenge.expires,
-        },
-        "source": payer.to_string(),
-        "payload": {"type": "transaction", "transaction": transaction},
-    });
-    format!("Payment {}", URL_SAFE_NO_PAD.encode(credential.to_string()))
+    ChallengeParams::from(challenge).authorization(
+        &payer.to_string(),
+        &json!({"type": "transaction", "transaction": transaction}),
+    )
 }
 
 /// The payment an MPP charge request asks for, as an `exact` transaction.

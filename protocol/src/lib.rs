@@ -6,6 +6,7 @@
 //! - [`precomputed`]: Ed25519 verification with per-key tables, for those keys;
 //! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
 //! - [`sign_in`]: the x402 sign-in-with-x answer for Solana;
+//! - [`mpp`]: the MPP `Authorization: Payment` credential;
 //! - [`clock`]: unix seconds and RFC 3339;
 //! - [`amount`]: raw token units as decimal amounts.
 //!
@@ -14,6 +15,7 @@
 pub mod amount;
 pub mod clock;
 pub mod keys;
+pub mod mpp;
 pub mod networks;
 pub mod precomputed;
 pub mod proof;
