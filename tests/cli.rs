@@ -15,6 +15,8 @@ use solana_signer::Signer;
 struct User {
     home: tempfile::TempDir,
     rpc_url: String,
+    /// More environment for every command.
+    env: Vec<(&'static str, String)>,
 }
 
 impl User {
@@ -22,6 +24,7 @@ impl User {
         Self {
             home: tempfile::tempdir().unwrap(),
             rpc_url: world.localnet.rpc_url(),
+            env: Vec::new(),
         }
     }
 
@@ -30,6 +33,7 @@ impl User {
         let user = Self {
             home: tempfile::tempdir().unwrap(),
             rpc_url: self.rpc_url.clone(),
+            env: self.env.clone(),
         };
         std::fs::copy(self.keypair(), user.keypair()).unwrap();
         user
@@ -51,6 +55,7 @@ impl User {
             .env("PAYTAB_KEYPAIR", self.keypair())
             .env("PAYTAB_HOME", self.paytab_home())
             .env("HOME", self.home.path())
+            .envs(self.env.iter().map(|(name, value)| (*name, value)))
             .stdin(std::process::Stdio::null())
             .output()
             .await
@@ -379,6 +384,7 @@ async fn bad_input_gets_a_clear_error_and_a_hint() {
     let offline = User {
         home: tempfile::tempdir().unwrap(),
         rpc_url: "http://127.0.0.1:9".into(),
+        env: Vec::new(),
     };
     std::fs::copy(user.keypair(), offline.keypair()).unwrap();
     let unreachable = offline.fails(&["wallet"]).await;
@@ -429,9 +435,17 @@ async fn the_provider_sees_what_receipts_owe_it_and_has_them_claimed() {
             .ok(&["curl", &world.url(&format!("/v1/quotes/{symbol}"))])
             .await;
     }
-    let provider = User::new(&world);
+    let mut provider = User::new(&world);
     paytab_client::wallet::write_keypair(&provider.keypair(), &world.provider).unwrap();
     let facilitator = world.facilitator.url();
+    let refused = provider
+        .run(&["provider", "claim", "--facilitator", &facilitator])
+        .await;
+    assert!(!refused.status.success(), "claims are the operator's");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PAYTAB_OPERATOR_TOKEN"));
+    provider
+        .env
+        .push(("PAYTAB_OPERATOR_TOKEN", world.operator_token.clone()));
 
     let before = provider
         .json(&["provider", "earnings", "--facilitator", &facilitator])
@@ -478,6 +492,7 @@ async fn paytab_localnet_serves_a_chain_that_the_other_commands_use() {
     let user = User {
         home: tempfile::tempdir().unwrap(),
         rpc_url: info["rpcUrl"].as_str().unwrap().to_string(),
+        env: Vec::new(),
     };
     user.ok(&["wallet", "create"]).await;
     user.ok(&["faucet", "--sol", "2", "--usdc", "3.5"]).await;

@@ -105,9 +105,9 @@ impl Ledger {
             path: display.clone(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|error| database(sqlx::Error::Io(error)))?;
-        }
+        // Payments, proofs and receipt counts: the owner's only.
+        paytab_protocol::private_file::create(path)
+            .map_err(|error| database(sqlx::Error::Io(error)))?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(database)?
             .filename(path)
@@ -353,6 +353,23 @@ mod tests {
             history[0],
             payment("b.example", 200, 40).clone_with(&history[0])
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_ledger_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("home").join("ledger.db");
+        let ledger = Ledger::open(&path).await.unwrap();
+        ledger.record(&payment("a.example", 100, 10)).await.unwrap();
+        for file in ["ledger.db", "ledger.db-wal"] {
+            let mode = std::fs::metadata(dir.path().join("home").join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
     }
 
     impl PaymentRecord {

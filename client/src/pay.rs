@@ -31,6 +31,17 @@ use crate::receipts::escrow_payload;
 /// The facilitator's reason for a stale receipt count.
 const STALE_RECEIPT: &str = "invalid_escrow_payload_stale_cumulative";
 
+/// The gateway's reason for a payment that already bought an answer.
+const ALREADY_USED: &str = "payment_already_used";
+
+/// How long to wait before each resend of a payment whose outcome is unknown.
+const RESEND_AFTER: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(750),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
 /// A request to make (and pay for if asked).
 #[derive(Debug, Clone)]
 pub struct PaidRequest {
@@ -126,6 +137,13 @@ pub enum PayError {
     /// Signing in (x402 sign-in-with-x) failed; nothing was paid.
     #[error("sign-in failed (nothing was paid): {0}")]
     SignIn(String),
+    /// The payment may have been charged, but no answer said so; it was
+    /// resent (never signed again) as often as allowed.
+    #[error(
+        "the payment's outcome is unknown ({0}); nothing more was paid. Run the same \
+         request again later: an escrow receipt is sent again, never signed twice"
+    )]
+    OutcomeUnknown(String),
     /// The server refused the payment.
     #[error("the server refused the payment ({status}): {message}")]
     Rejected {
@@ -457,7 +475,7 @@ impl Payer {
             OfferKind::Exact => {
                 let wire = self.exact_wire(quote).await?;
                 let header = x402_header(quote, json!({"transaction": wire}));
-                let fetched = self.send(request, Some(header)).await?;
+                let fetched = self.send_payment(request, header).await?;
                 self.finish(request, quote, fetched, None).await
             }
             OfferKind::MppCharge => {
@@ -466,7 +484,7 @@ impl Payer {
                     &self.wallet.pubkey().to_string(),
                     &json!({"type": "transaction", "transaction": wire}),
                 );
-                let fetched = self.send(request, Some((AUTHORIZATION, value))).await?;
+                let fetched = self.send_payment(request, (AUTHORIZATION, value)).await?;
                 self.finish(request, quote, fetched, None).await
             }
         }
@@ -490,13 +508,16 @@ impl Payer {
                 expires_at: 0,
             };
             let header = x402_header(quote, escrow_payload(&receipt, &self.wallet));
-            let fetched = self.send(request, Some(header)).await?;
+            let fetched = self.send_payment(request, header).await?;
             if fetched.status == StatusCode::PAYMENT_REQUIRED && !resynced {
                 let refusal: Value = serde_json::from_slice(&fetched.body).unwrap_or_default();
                 let accepted = refusal["extensions"]["paytab"]["acceptedCumulative"]
                     .as_str()
                     .and_then(|text| text.parse::<u64>().ok());
-                if let (Some(STALE_RECEIPT), Some(accepted)) = (refusal["error"].as_str(), accepted)
+                // Stale, or the same count already bought an answer (signed on
+                // another device): either way the count moved on.
+                if let (Some(STALE_RECEIPT | ALREADY_USED), Some(accepted)) =
+                    (refusal["error"].as_str(), accepted)
                 {
                     // Another device or a lost answer moved the count: resume from the facilitator's.
                     self.ledger
@@ -509,6 +530,31 @@ impl Payer {
             return self
                 .finish(request, quote, fetched, Some((allowance, cumulative)))
                 .await;
+        }
+    }
+
+    /// Sends a request with its payment; while the answer says the outcome
+    /// is unknown (or the same payment is in flight), or the connection broke
+    /// after sending, sends the very same payment again, a few times. A payment
+    /// is never charged twice, so resending is what recovers a lost answer.
+    async fn send_payment(
+        &self,
+        request: &PaidRequest,
+        payment: (HeaderName, String),
+    ) -> Result<Fetched, PayError> {
+        let mut waits = RESEND_AFTER.iter();
+        loop {
+            let sent = self.send(request, Some(payment.clone())).await;
+            let unresolved = match &sent {
+                Ok(fetched) => outcome_unknown(fetched),
+                // Never connected: nothing was sent, so nothing was charged.
+                Err(PayError::Http(error)) => !error.is_connect(),
+                Err(_) => false,
+            };
+            match waits.next() {
+                Some(wait) if unresolved => tokio::time::sleep(*wait).await,
+                _ => return sent,
+            }
         }
     }
 
@@ -536,6 +582,10 @@ impl Payer {
         fetched: Fetched,
         receipt: Option<(Pubkey, u64)>,
     ) -> Result<Fetched, PayError> {
+        if outcome_unknown(&fetched) {
+            // The receipt count stays taken: that receipt may have been accepted.
+            return Err(PayError::OutcomeUnknown(refusal_message(&fetched.body)));
+        }
         let settlement = settlement_of(&fetched.headers);
         // Charged: a settlement or MPP receipt says so, or a success came back
         // without one. A refusal (4xx) or a failed upstream (5xx) without
@@ -550,15 +600,9 @@ impl Payer {
                     .await?;
             }
             if fetched.status.is_client_error() {
-                let body: Value = serde_json::from_slice(&fetched.body).unwrap_or_default();
-                let message = ["message", "detail", "error"]
-                    .iter()
-                    .find_map(|field| body[*field].as_str())
-                    .unwrap_or("payment refused")
-                    .to_string();
                 return Err(PayError::Rejected {
                     status: fetched.status,
-                    message,
+                    message: refusal_message(&fetched.body),
                 });
             }
             return Ok(fetched);
@@ -611,6 +655,28 @@ fn x402_header(quote: &Quote, payload: Value) -> (HeaderName, String) {
             STANDARD.encode(body.to_string()),
         )
     }
+}
+
+/// Whether an answer says the payment's outcome is unknown, or that the same
+/// payment is being used by another request: both are resolved by sending
+/// the same payment again.
+fn outcome_unknown(fetched: &Fetched) -> bool {
+    let body: Value = serde_json::from_slice(&fetched.body).unwrap_or_default();
+    let code = body["error"].as_str().or_else(|| body["code"].as_str());
+    matches!(
+        (fetched.status.as_u16(), code),
+        (502 | 504, Some("payment_outcome_unknown")) | (409, Some("payment_in_flight"))
+    )
+}
+
+/// The sentence of a refusal body (x402 JSON or problem details).
+fn refusal_message(body: &[u8]) -> String {
+    let body: Value = serde_json::from_slice(body).unwrap_or_default();
+    ["message", "detail", "error"]
+        .iter()
+        .find_map(|field| body[*field].as_str())
+        .unwrap_or("payment refused")
+        .to_string()
 }
 
 /// The decoded `PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE`, or null.

@@ -162,6 +162,9 @@ fn report(label: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 }
 
 /// Each client settles its pre-signed bodies in order over HTTP until time is up.
+/// The key the benchmark's client presents to the facilitator.
+const API_KEY: &str = "bench-api-key";
+
 async fn over_http(
     label: &str,
     setup: &Setup,
@@ -170,8 +173,14 @@ async fn over_http(
     per_payer: u64,
     time: Duration,
 ) {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {API_KEY}").parse().unwrap(),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(setup.payers.len())
+        .default_headers(headers)
         .build()
         .unwrap();
     let signed: Vec<Vec<Vec<u8>>> = (0..setup.payers.len())
@@ -293,7 +302,8 @@ fn main() {
             setup.localnet.rpc_url(),
             database,
             setup.facilitator_key.insecure_clone(),
-        );
+        )
+        .with_client("bench", API_KEY);
         settings.claimer = None;
         settings.chain_cache_ttl = Duration::from_secs(3_600);
         let facilitator = Facilitator::start(settings).await.unwrap();
@@ -320,7 +330,8 @@ fn main() {
             CommitmentConfig::confirmed(),
         ));
         let chain = Arc::new(ChainReader::new(rpc, Duration::from_secs(3_600)));
-        let (committer, _writer) = Committer::start(store.clone(), DEFAULT_MAX_BATCH);
+        let (committer, _writer) =
+            Committer::start(store.clone(), DEFAULT_MAX_BATCH, Arc::default());
         let proofs = Arc::new(ProofIssuer::new(
             vec![ProofKey {
                 signing_key: ed25519_dalek::SigningKey::from_bytes(

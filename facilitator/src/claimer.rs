@@ -2,6 +2,11 @@
 //! batches of one provider's allowances, with one delegate-signed attestation
 //! per transaction (`claim_batch`).
 //!
+//! Costs: the claimer pays each claim transaction's fee, never rent. A
+//! provider without a token account for the mint is skipped (and told so by
+//! `GET /claims/{provider}`) until it creates one; a transaction is sent only
+//! when it pays at least the minimum claim.
+//!
 //! Safety after failures: every claim transaction is recorded (signature, last
 //! valid block height, entries) before it is sent. A claim whose outcome is
 //! unknown is looked up before anything else is sent for its allowances; it is
@@ -34,8 +39,13 @@ use crate::store::{ClaimEntry, ClaimRecord, ClaimStatus, Store, Unclaimed};
 /// Most allowances per claim transaction without an address lookup table: a
 /// legacy transaction of 8 entries is about 1,170 bytes of the 1,232 allowed.
 pub const MAX_LEGACY_BATCH: usize = 8;
-/// The same when the provider's token account must be created first (3 more accounts).
-pub const MAX_LEGACY_BATCH_WITH_ACCOUNT: usize = 7;
+
+/// The default smallest total one claim transaction pays, raw units (0.01 of a
+/// six-decimal token): about 10,000 lamports of fees are spent per transaction.
+pub const DEFAULT_MIN_CLAIM: u64 = 10_000;
+
+/// Allowances expiring sooner than this are claimed whatever they owe, seconds.
+const URGENT_WITHIN_SECS: i64 = 3_600;
 
 /// How the claimer runs.
 #[derive(Debug, Clone)]
@@ -44,6 +54,8 @@ pub struct ClaimerConfig {
     pub interval: Duration,
     /// Allowances per transaction (1..=8).
     pub max_batch: usize,
+    /// Smallest total a claim transaction pays, raw units.
+    pub min_claim: u64,
     /// Lifetime of an attestation, seconds.
     pub attestation_ttl_secs: i64,
     /// How long to wait for a sent claim before looking again next round.
@@ -55,6 +67,7 @@ impl Default for ClaimerConfig {
         Self {
             interval: Duration::from_secs(30),
             max_batch: MAX_LEGACY_BATCH,
+            min_claim: DEFAULT_MIN_CLAIM,
             attestation_ttl_secs: 300,
             confirm_timeout: Duration::from_secs(30),
         }
@@ -72,6 +85,10 @@ pub struct ClaimRound {
     pub expired: usize,
     /// Raw units paid by the confirmed claims.
     pub paid: u64,
+    /// Providers skipped because they have no token account for the mint.
+    pub without_token_account: usize,
+    /// Groups left for later because they owe less than the minimum claim.
+    pub below_minimum: usize,
 }
 
 /// A claim round could not finish.
@@ -158,30 +175,45 @@ impl Claimer {
         }
         for ((provider, mint), entries) in groups {
             let token_program = self.token_program(&mint).await?;
-            let provider_token = provider_token(provider, mint, token_program);
-            let create_account = self
-                .rpc
-                .get_account_with_commitment(&provider_token, CommitmentConfig::confirmed())
-                .await
-                .map_err(rpc_error)?
-                .value
-                .is_none();
-            let most = if create_account {
-                MAX_LEGACY_BATCH_WITH_ACCOUNT
-            } else {
-                MAX_LEGACY_BATCH
-            };
+            if !self
+                .has_token_account(provider, mint, token_program)
+                .await?
+            {
+                // Creating it would spend the facilitator's rent on an account
+                // its owner can close for the refund.
+                tracing::info!(%provider, %mint, "provider has no token account; its claims wait");
+                round.without_token_account += 1;
+                continue;
+            }
             let target = ClaimTarget {
                 provider,
                 mint,
                 token_program,
-                create_account,
             };
-            for chunk in entries.chunks(self.config.max_batch.clamp(1, most)) {
+            for chunk in entries.chunks(self.config.max_batch.clamp(1, MAX_LEGACY_BATCH)) {
                 self.claim_chunk(&target, chunk, &mut round).await?;
             }
         }
         Ok(round)
+    }
+
+    /// Whether `provider`'s associated token account for `mint` exists.
+    pub async fn has_token_account(
+        &self,
+        provider: Pubkey,
+        mint: Pubkey,
+        token_program: Pubkey,
+    ) -> Result<bool, ClaimError> {
+        Ok(self
+            .rpc
+            .get_account_with_commitment(
+                &provider_token(provider, mint, token_program),
+                CommitmentConfig::confirmed(),
+            )
+            .await
+            .map_err(rpc_error)?
+            .value
+            .is_some())
     }
 
     /// Looks up every pending claim; returns the allowances still in flight.
@@ -219,8 +251,15 @@ impl Claimer {
         chunk: &[Unclaimed],
         round: &mut ClaimRound,
     ) -> Result<(), ClaimError> {
-        let entries = self.claimable_entries(chunk).await?;
+        let (entries, urgent) = self.claimable_entries(chunk).await?;
         if entries.is_empty() {
+            return Ok(());
+        }
+        let total = entries.iter().fold(0u64, |total, entry| {
+            total.saturating_add(entry.accepted.saturating_sub(entry.claimed))
+        });
+        if total < self.config.min_claim && !urgent {
+            round.below_minimum += 1;
             return Ok(());
         }
         let instructions = claim_instructions(
@@ -274,9 +313,16 @@ impl Claimer {
     }
 
     /// The chunk's entries that can be claimed now, capped at what the chain
-    /// will pay; entries already claimed on chain only update the store.
-    async fn claimable_entries(&self, chunk: &[Unclaimed]) -> Result<Vec<Unclaimed>, ClaimError> {
+    /// will pay (their `claimed` as on chain); entries already claimed on
+    /// chain only update the store. `true` when one must be claimed soon
+    /// whatever its amount: a reduction is pending, or it expires within the hour.
+    async fn claimable_entries(
+        &self,
+        chunk: &[Unclaimed],
+    ) -> Result<(Vec<Unclaimed>, bool), ClaimError> {
         let mut entries = Vec::with_capacity(chunk.len());
+        let mut urgent = false;
+        let now = unix_now();
         for entry in chunk {
             let Some(state) = self
                 .chain
@@ -306,13 +352,21 @@ impl Claimer {
                 tracing::warn!(allowance = %entry.allowance, accepted = entry.accepted, limit, "claim capped by a reduction");
             }
             if accepted > allowance.claimed {
-                entries.push(Unclaimed { accepted, ..*entry });
+                urgent |= allowance.pending_cap.is_some()
+                    || (allowance.expires_at != 0
+                        && allowance.expires_at - now < URGENT_WITHIN_SECS);
+                entries.push(Unclaimed {
+                    accepted,
+                    claimed: allowance.claimed,
+                    ..*entry
+                });
             }
         }
-        Ok(entries)
+        Ok((entries, urgent))
     }
 
-    async fn token_program(&self, mint: &Pubkey) -> Result<Pubkey, ClaimError> {
+    /// The token program that owns `mint`.
+    pub async fn token_program(&self, mint: &Pubkey) -> Result<Pubkey, ClaimError> {
         let account = self.rpc.get_account(mint).await.map_err(rpc_error)?;
         Ok(account.owner)
     }
@@ -400,8 +454,6 @@ pub struct ClaimTarget {
     pub mint: Pubkey,
     /// The mint's token program.
     pub token_program: Pubkey,
-    /// Whether the provider's token account must be created first.
-    pub create_account: bool,
 }
 
 fn provider_token(provider: Pubkey, mint: Pubkey, token_program: Pubkey) -> Pubkey {
@@ -412,9 +464,8 @@ fn provider_token(provider: Pubkey, mint: Pubkey, token_program: Pubkey) -> Pubk
     )
 }
 
-/// The instructions of one batch claim: create the provider's token account if
-/// needed, the Ed25519 check of the attestation, then `claim_batch` (the check
-/// must come immediately before the claim).
+/// The instructions of one batch claim: the Ed25519 check of the attestation,
+/// then `claim_batch` (the check must come immediately before the claim).
 pub fn claim_instructions(
     delegate: &Keypair,
     target: &ClaimTarget,
@@ -425,20 +476,9 @@ pub fn claim_instructions(
         provider,
         mint,
         token_program,
-        create_account,
     } = *target;
     let provider_token = provider_token(provider, mint, token_program);
-    let mut instructions = Vec::with_capacity(3);
-    if create_account {
-        instructions.push(
-            spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
-                &delegate.pubkey(),
-                &provider,
-                &mint,
-                &token_program,
-            ),
-        );
-    }
+    let mut instructions = Vec::with_capacity(2);
     let attested: Vec<(Pubkey, u64, u64)> = entries
         .iter()
         .map(|entry| (entry.allowance, entry.generation, entry.accepted))

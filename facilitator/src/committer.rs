@@ -4,6 +4,10 @@
 //! has queued up (up to a batch limit), commits it all in one database
 //! transaction, and only then answers every waiting request. One fsync then
 //! serves many receipts, and no receipt is answered before it is durable.
+//! Whether the last commit failed is kept in [`WriteHealth`] for readiness.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -13,10 +17,43 @@ use crate::store::{AcceptedReceipt, Store};
 /// Most receipts committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 512;
 
-/// The commit failed; nothing in its batch was stored.
+/// The commit failed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("receipt commit failed: {0}")]
-pub struct CommitError(pub String);
+#[error("receipt commit failed: {message}")]
+pub struct CommitError {
+    /// What failed.
+    pub message: String,
+    /// `true` when nothing in the batch was stored for certain; `false` when
+    /// the database may have committed it (a connection lost during COMMIT).
+    pub outcome_known: bool,
+}
+
+impl CommitError {
+    fn stopped(message: &str) -> Self {
+        Self {
+            message: message.into(),
+            outcome_known: true,
+        }
+    }
+}
+
+/// Whether the store's writes are failing now.
+#[derive(Debug, Default)]
+pub struct WriteHealth {
+    failing: AtomicBool,
+}
+
+impl WriteHealth {
+    /// Records the outcome of a write.
+    pub fn record(&self, succeeded: bool) {
+        self.failing.store(!succeeded, Ordering::Relaxed);
+    }
+
+    /// Whether the last write failed.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+}
 
 struct Job {
     receipt: AcceptedReceipt,
@@ -38,10 +75,14 @@ impl std::fmt::Debug for Job {
 }
 
 impl Committer {
-    /// Starts the writer task over `store`.
-    pub fn start(store: Store, max_batch: usize) -> (Self, JoinHandle<()>) {
+    /// Starts the writer task over `store`, reporting each commit to `health`.
+    pub fn start(
+        store: Store,
+        max_batch: usize,
+        health: Arc<WriteHealth>,
+    ) -> (Self, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(max_batch.max(1) * 4);
-        let task = tokio::spawn(run(store, queue, max_batch.max(1)));
+        let task = tokio::spawn(run(store, queue, max_batch.max(1), health));
         (Self { jobs }, task)
     }
 
@@ -51,14 +92,19 @@ impl Committer {
         self.jobs
             .send(Job { receipt, done })
             .await
-            .map_err(|_| CommitError("the writer has stopped".into()))?;
+            .map_err(|_| CommitError::stopped("the writer has stopped"))?;
         answer
             .await
-            .map_err(|_| CommitError("the writer stopped before answering".into()))?
+            .map_err(|_| CommitError::stopped("the writer stopped before answering"))?
     }
 }
 
-async fn run(store: Store, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+async fn run(
+    store: Store,
+    mut queue: mpsc::Receiver<Job>,
+    max_batch: usize,
+    health: Arc<WriteHealth>,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = queue.recv().await {
         jobs.push(first);
@@ -73,7 +119,11 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
         let outcome = store
             .commit_receipts(&receipts)
             .await
-            .map_err(|error| CommitError(error.to_string()));
+            .map_err(|error| CommitError {
+                outcome_known: store.commit_outcome_known(&error),
+                message: error.to_string(),
+            });
+        health.record(outcome.is_ok());
         if let Err(error) = &outcome {
             tracing::error!(%error, receipts = receipts.len(), "receipt batch not committed");
         }

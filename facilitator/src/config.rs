@@ -12,9 +12,19 @@
 //! path = "proof-key.json"
 //! not_before = 0
 //!
+//! [access]                                  # who may verify and settle
+//! clients = [{ name = "gateway", key_env = "PAYTAB_GATEWAY_API_KEY" }]
+//! operator_token_env = "PAYTAB_OPERATOR_TOKEN"
+//!
+//! [fees]                                    # what one settlement may cost
+//! max_compute_unit_limit = 200000
+//! max_compute_unit_price_micro_lamports = 50000
+//! min_amount = 1000
+//!
 //! [claims]
 //! interval_secs = 30
 //! max_batch = 8
+//! min_claim = 10000
 //! ```
 
 use std::net::SocketAddr;
@@ -26,7 +36,12 @@ use ed25519_dalek::SigningKey;
 use serde::Deserialize;
 use solana_keypair::Keypair;
 
+use crate::access::{AccessFile, AccessSettings, AnonymousSettings};
 use crate::claimer::ClaimerConfig;
+use crate::exact::rules::{
+    ExactLimits, DEFAULT_MAX_COMPUTE_UNIT_LIMIT, DEFAULT_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS,
+    X402_MAX_COMPUTE_UNIT_LIMIT, X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS,
+};
 use crate::proofs::ProofKey;
 
 /// The configuration file, as written.
@@ -63,12 +78,49 @@ pub struct FileConfig {
     /// Longest a request may take, seconds.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// Longest a client may take to send its request headers, seconds.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// Most client connections served at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Bearer token gateways present to register resources; registration is off without one.
     #[serde(default)]
     pub registration_token: Option<String>,
+    /// Who may call what.
+    #[serde(default)]
+    pub access: AccessFile,
+    /// What one settlement may cost the facilitator.
+    #[serde(default)]
+    pub fees: FeesFile,
     /// The background claimer.
     #[serde(default)]
     pub claims: ClaimsFile,
+}
+
+/// The `[fees]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeesFile {
+    /// Highest compute unit limit of an `exact` payment the facilitator pays for.
+    #[serde(default = "default_max_cu_limit")]
+    pub max_compute_unit_limit: u32,
+    /// Highest compute unit price, micro-lamports per unit.
+    #[serde(default = "default_max_cu_price")]
+    pub max_compute_unit_price_micro_lamports: u64,
+    /// Smallest payment verified or settled, raw units of the asset.
+    #[serde(default = "default_min_amount")]
+    pub min_amount: u64,
+}
+
+impl Default for FeesFile {
+    fn default() -> Self {
+        Self {
+            max_compute_unit_limit: default_max_cu_limit(),
+            max_compute_unit_price_micro_lamports: default_max_cu_price(),
+            min_amount: default_min_amount(),
+        }
+    }
 }
 
 /// One proof key in the file.
@@ -98,6 +150,10 @@ pub struct ClaimsFile {
     /// Allowances per transaction.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// Smallest total a claim transaction pays, raw units: smaller amounts
+    /// wait until more is owed (each transaction costs the facilitator fees).
+    #[serde(default = "default_min_claim")]
+    pub min_claim: u64,
 }
 
 impl Default for ClaimsFile {
@@ -106,6 +162,7 @@ impl Default for ClaimsFile {
             enabled: true,
             interval_secs: default_claim_interval(),
             max_batch: default_max_batch(),
+            min_claim: default_min_claim(),
         }
     }
 }
@@ -136,6 +193,24 @@ fn default_max_body() -> usize {
 }
 fn default_request_timeout() -> u64 {
     60
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_cu_limit() -> u32 {
+    DEFAULT_MAX_COMPUTE_UNIT_LIMIT
+}
+fn default_max_cu_price() -> u64 {
+    DEFAULT_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS
+}
+fn default_min_amount() -> u64 {
+    1_000
+}
+fn default_min_claim() -> u64 {
+    crate::claimer::DEFAULT_MIN_CLAIM
 }
 fn default_true() -> bool {
     true
@@ -175,6 +250,14 @@ pub enum ConfigError {
     Keypair {
         /// The file.
         path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field has a bad value.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
         /// What is wrong.
         message: String,
     },
@@ -246,7 +329,31 @@ impl FileConfig {
                 not_after: None,
             });
         }
+        let access = resolve_access(&self.access)?;
+        let fees = &self.fees;
+        if fees.max_compute_unit_limit > X402_MAX_COMPUTE_UNIT_LIMIT {
+            return Err(ConfigError::Invalid {
+                field: "fees.max_compute_unit_limit",
+                message: format!("at most {X402_MAX_COMPUTE_UNIT_LIMIT} (the x402 exact ceiling)"),
+            });
+        }
+        if fees.max_compute_unit_price_micro_lamports > X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS {
+            return Err(ConfigError::Invalid {
+                field: "fees.max_compute_unit_price_micro_lamports",
+                message: format!(
+                    "at most {X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS} (the x402 exact ceiling)"
+                ),
+            });
+        }
         Ok(Settings {
+            access,
+            exact_limits: ExactLimits {
+                max_compute_unit_limit: fees.max_compute_unit_limit,
+                max_compute_unit_price_micro_lamports: fees.max_compute_unit_price_micro_lamports,
+            },
+            min_amount: fees.min_amount,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
             bind: self.bind,
             rpc_url: self.rpc_url,
             database: self.database,
@@ -261,6 +368,7 @@ impl FileConfig {
             claimer: self.claims.enabled.then(|| ClaimerConfig {
                 interval: Duration::from_secs(self.claims.interval_secs.max(1)),
                 max_batch: self.claims.max_batch,
+                min_claim: self.claims.min_claim,
                 ..ClaimerConfig::default()
             }),
         })
@@ -269,6 +377,54 @@ impl FileConfig {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// Reads the secrets `[access]` names from the environment.
+fn resolve_access(file: &AccessFile) -> Result<AccessSettings, ConfigError> {
+    let secret = |field: &'static str, name: &str| {
+        env(name).ok_or_else(|| ConfigError::Invalid {
+            field,
+            message: format!("environment variable {name} is not set"),
+        })
+    };
+    let clients = file
+        .clients
+        .iter()
+        .map(|client| {
+            Ok((
+                client.name.clone(),
+                secret("access.clients.key_env", &client.key_env)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let anonymous = if file.anonymous {
+        let pay_to = file
+            .anonymous_pay_to
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|_| ConfigError::Invalid {
+                    field: "access.anonymous_pay_to",
+                    message: format!("{text:?} is not a base58 address"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Some(AnonymousSettings {
+            pay_to,
+            per_minute: file.anonymous_per_minute,
+        })
+    } else {
+        None
+    };
+    let operator_token = file
+        .operator_token_env
+        .as_deref()
+        .map(|name| secret("access.operator_token_env", name))
+        .transpose()?;
+    Ok(AccessSettings {
+        clients,
+        anonymous,
+        operator_token,
+    })
 }
 
 /// Reads a Solana CLI keypair file.
@@ -290,6 +446,16 @@ pub fn read_keypair(path: &Path) -> Result<Keypair, ConfigError> {
 /// Everything the facilitator runs with.
 #[derive(Debug)]
 pub struct Settings {
+    /// Who may call what.
+    pub access: AccessSettings,
+    /// What an `exact` settlement may cost in fees.
+    pub exact_limits: ExactLimits,
+    /// Smallest payment verified or settled, raw units.
+    pub min_amount: u64,
+    /// Longest a client may take to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Most client connections served at once.
+    pub max_connections: usize,
     /// Address to listen on (port 0 picks one).
     pub bind: SocketAddr,
     /// Solana JSON-RPC URL.
@@ -318,10 +484,16 @@ pub struct Settings {
 
 impl Settings {
     /// Settings for tests and embedding: the given keys and database, the
-    /// defaults for the rest, listening on a free local port.
+    /// defaults for the rest, listening on a free local port. No client may
+    /// verify or settle until [`Settings::access`] names one.
     pub fn new(rpc_url: String, database: String, keypair: Keypair) -> Self {
         let signing_key = SigningKey::from_bytes(keypair.secret_bytes());
         Self {
+            access: AccessSettings::default(),
+            exact_limits: ExactLimits::default(),
+            min_amount: default_min_amount(),
+            header_read_timeout: Duration::from_secs(default_header_read_timeout()),
+            max_connections: default_max_connections(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             rpc_url,
             database,
@@ -339,5 +511,11 @@ impl Settings {
             registration_token: None,
             claimer: Some(ClaimerConfig::default()),
         }
+    }
+
+    /// Lets `name` verify and settle with `api_key`.
+    pub fn with_client(mut self, name: &str, api_key: &str) -> Self {
+        self.access.clients.push((name.into(), api_key.into()));
+        self
     }
 }

@@ -6,6 +6,7 @@
 //! [`Facilitator::start`] runs it in-process; the `paytab-facilitator` binary
 //! runs it from a configuration file.
 
+pub mod access;
 pub mod chain;
 pub mod claimer;
 pub mod committer;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod discovery;
 pub mod escrow;
 pub mod exact;
+pub mod health;
 pub mod metrics;
 pub mod proofs;
 pub mod rejection;

@@ -1,15 +1,22 @@
 //! The HTTP API: x402 `/verify`, `/settle`, `/supported`, discovery, keys,
 //! health and metrics, with request ids, size limits, timeouts and JSON errors.
+//!
+//! Who may call what is [`crate::access`]'s: `/verify` and `/settle` pass an
+//! access check first (the caller is then known to the handler), claims and
+//! metrics are the operator's. A refusal of the payment is an x402 answer
+//! (200); a failure of the facilitator is 503 (nothing was done) or 504 (the
+//! outcome is unknown), with the same x402 body.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use paytab_protocol::clock::unix_now;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,13 +26,15 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::access::{Access, Caller, Denied};
 use crate::claimer::Claimer;
 use crate::discovery::{self, Registration};
 use crate::escrow::{self, EscrowScheme};
 use crate::exact::scheme::{self as exact, ExactScheme};
+use crate::health::Readiness;
 use crate::metrics::{self, Outcomes, METRICS};
 use crate::proofs::ProofIssuer;
-use crate::rejection::Rejection;
+use crate::rejection::{Fault, Rejection};
 use crate::store::Store;
 use crate::x402::{
     v1_network_name, FacilitatorRequest, PaymentRequest, SettleResponse, SupportedKind,
@@ -48,24 +57,38 @@ pub struct AppState {
     pub registration_token: Option<String>,
     /// Claims accepted receipts (shared with the background claimer).
     pub claimer: Claimer,
+    /// Who may call what.
+    pub access: Access,
+    /// Smallest payment verified or settled, raw units.
+    pub min_amount: u64,
+    /// Whether the chain and the store can be used.
+    pub readiness: Readiness,
 }
 
 /// The router with every route and layer.
 pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let payments = Router::new()
         .route("/verify", post(verify))
         .route("/settle", post(settle))
+        .route_layer(middleware::from_fn_with_state(state.clone(), known_caller));
+    let operator = Router::new()
+        .route("/claims", post(claim_round))
+        .route("/claims/{provider}", get(owed_to))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(state.clone(), operator_only));
+    Router::new()
+        .merge(payments)
+        .merge(operator)
         .route("/supported", get(supported))
         .route("/keys", get(keys))
         .route(
             "/discovery/resources",
             get(list_resources).post(register_resource),
         )
-        .route("/claims", post(claim_round))
-        .route("/claims/{provider}", get(owed_to))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(ready))
+        .route("/readyz", get(ready))
+        .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
@@ -87,6 +110,39 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) ->
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// Lets `/verify` and `/settle` through for a caller the access rules know.
+async fn known_caller(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = paytab_protocol::server::peer(&request);
+    match state.access.caller(request.headers(), peer) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(denied) => denied_response(&denied),
+    }
+}
+
+/// Lets only the operator through.
+async fn operator_only(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.access.operator(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => denied_response(&denied),
+    }
+}
+
+fn denied_response(denied: &Denied) -> Response {
+    let (status, code, message) = denied.parts();
+    error(status, code, message)
+}
+
 /// `POST /claims`: one claim round now (after any round in progress).
 async fn claim_round(State(state): State<Arc<AppState>>) -> Response {
     match state.claimer.run_once().await {
@@ -97,6 +153,8 @@ async fn claim_round(State(state): State<Arc<AppState>>) -> Response {
                 "failed": round.failed,
                 "expired": round.expired,
                 "paid": round.paid.to_string(),
+                "withoutTokenAccount": round.without_token_account,
+                "belowMinimum": round.below_minimum,
             }))
             .into_response()
         }
@@ -133,10 +191,34 @@ async fn owed_to(State(state): State<Arc<AppState>>, Path(provider): Path<String
             let unclaimed = owed.iter().fold(0u64, |total, entry| {
                 total.saturating_add(entry.accepted.saturating_sub(entry.claimed))
             });
+            let mut missing = Vec::new();
+            for mint in owed
+                .iter()
+                .map(|entry| entry.mint)
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let has = match state.claimer.token_program(&mint).await {
+                    Ok(program) => {
+                        state
+                            .claimer
+                            .has_token_account(provider, mint, program)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                };
+                match has {
+                    Ok(true) => {}
+                    Ok(false) => missing.push(mint.to_string()),
+                    Err(claim_error) => {
+                        tracing::warn!(error = %claim_error, "token account lookup")
+                    }
+                }
+            }
             Json(json!({
                 "provider": provider.to_string(),
                 "unclaimed": unclaimed.to_string(),
                 "allowances": owed.len(),
+                "missingTokenAccounts": missing,
             }))
             .into_response()
         }
@@ -172,8 +254,12 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
-async fn healthz() -> Response {
-    Json(json!({"status": "ok"})).into_response()
+/// `/healthz`, `/readyz`: 200 when the chain and the store can be used, 503 naming what fails.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.readiness.check().await {
+        Ok(report) => Json(report).into_response(),
+        Err(report) => (StatusCode::SERVICE_UNAVAILABLE, Json(report)).into_response(),
+    }
 }
 
 async fn metrics_text() -> Response {
@@ -204,21 +290,51 @@ enum Unparsed {
 
 fn parse_request(
     state: &AppState,
+    caller: &Caller,
     body: Result<Json<FacilitatorRequest>, JsonRejection>,
 ) -> Result<PaymentRequest, Box<Unparsed>> {
     let Json(body) = body.map_err(|rejection| Box::new(Unparsed::Body(bad_body(rejection))))?;
     let request =
         PaymentRequest::parse(body).map_err(|rejection| Box::new(Unparsed::Refused(rejection)))?;
-    if request.requirement.network != state.network {
+    let requirement = &request.requirement;
+    if requirement.network != state.network {
         return Err(Box::new(Unparsed::Refused(Rejection::new(
             "invalid_network",
             format!(
                 "this facilitator settles on {}, not {}",
-                state.network, request.requirement.network
+                state.network, requirement.network
+            ),
+        ))));
+    }
+    if requirement.scheme == exact::SCHEME
+        && !state.access.pays_fees_for(caller, &requirement.pay_to)
+    {
+        return Err(Box::new(Unparsed::Body(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this facilitator pays transaction fees for its clients and listed payees only",
+        ))));
+    }
+    if requirement.amount < state.min_amount {
+        return Err(Box::new(Unparsed::Refused(Rejection::new(
+            "invalid_payment_requirements",
+            format!(
+                "this facilitator settles payments of at least {} raw units",
+                state.min_amount
             ),
         ))));
     }
     Ok(request)
+}
+
+/// The status an x402 answer goes out with: 200 for a judgement of the
+/// payment, 503 or 504 when the facilitator failed.
+fn answer_status(rejection: Option<&Rejection>) -> StatusCode {
+    match rejection.and_then(|rejection| rejection.fault) {
+        None => StatusCode::OK,
+        Some(Fault::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        Some(Fault::OutcomeUnknown) => StatusCode::GATEWAY_TIMEOUT,
+    }
 }
 
 fn count(outcomes: &Outcomes, ok: bool) {
@@ -231,9 +347,10 @@ fn count(outcomes: &Outcomes, ok: bool) {
 
 async fn verify(
     State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<FacilitatorRequest>, JsonRejection>,
 ) -> Response {
-    let request = match parse_request(&state, body) {
+    let request = match parse_request(&state, &caller, body) {
         Ok(request) => request,
         Err(unparsed) => match *unparsed {
             Unparsed::Body(response) => return response,
@@ -243,29 +360,30 @@ async fn verify(
         },
     };
     let now = unix_now();
-    let response = match request.requirement.scheme.as_str() {
+    let outcome = match request.requirement.scheme.as_str() {
         exact::SCHEME => {
             let outcome = state.exact.verify(&request).await;
             count(&METRICS.verify_exact, outcome.is_ok());
-            match outcome {
-                Ok(verified) => valid(verified.transfer.payer.to_string(), None),
-                Err(rejection) => VerifyResponse::refused(&rejection),
-            }
+            outcome.map(|verified| verified.transfer.payer)
         }
         escrow::SCHEME => {
             let outcome = state.escrow.verify(&request, now).await;
             count(&METRICS.verify_escrow, outcome.is_ok());
-            match outcome {
-                Ok(verified) => valid(verified.payer.to_string(), None),
-                Err(rejection) => {
-                    note_stale(&rejection);
-                    VerifyResponse::refused(&rejection)
-                }
-            }
+            outcome.map(|verified| verified.payer)
         }
-        other => VerifyResponse::refused(&unsupported(other)),
+        other => Err(unsupported(other)),
     };
-    Json(response).into_response()
+    match outcome {
+        Ok(payer) => Json(valid(payer.to_string(), None)).into_response(),
+        Err(rejection) => {
+            note_stale(&rejection);
+            (
+                answer_status(Some(&rejection)),
+                Json(VerifyResponse::refused(&rejection)),
+            )
+                .into_response()
+        }
+    }
 }
 
 fn valid(payer: String, extensions: Option<Value>) -> VerifyResponse {
@@ -293,10 +411,11 @@ fn note_stale(rejection: &Rejection) {
 
 async fn settle(
     State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<FacilitatorRequest>, JsonRejection>,
 ) -> Response {
     let started = Instant::now();
-    let request = match parse_request(&state, body) {
+    let request = match parse_request(&state, &caller, body) {
         Ok(request) => request,
         Err(unparsed) => match *unparsed {
             Unparsed::Body(response) => return response,
@@ -308,44 +427,49 @@ async fn settle(
     };
     let network = echoed_network(&state, request.payment.version);
     let now = unix_now();
-    let response = match request.requirement.scheme.as_str() {
+    let outcome = match request.requirement.scheme.as_str() {
         exact::SCHEME => {
             let outcome = state.exact.settle(&request, now).await;
             count(&METRICS.settle_exact, outcome.is_ok());
-            match outcome {
-                Ok(settled) => SettleResponse::settled(
+            outcome.map(|settled| {
+                SettleResponse::settled(
                     settled.payer,
                     settled.signature.to_string(),
-                    network,
+                    network.clone(),
                     settled.amount,
                     json!({"paytab": {"proof": settled.proof}}),
-                ),
-                Err(rejection) => SettleResponse::refused(&rejection, network),
-            }
+                )
+            })
         }
         escrow::SCHEME => {
             let outcome = state.escrow.settle(&request, now).await;
             count(&METRICS.settle_escrow, outcome.is_ok());
-            match outcome {
-                Ok(settled) => SettleResponse::settled(
+            outcome.map(|settled| {
+                SettleResponse::settled(
                     settled.payer,
                     String::new(),
-                    network,
+                    network.clone(),
                     settled.amount,
                     EscrowScheme::extensions(&settled),
-                ),
-                Err(rejection) => {
-                    note_stale(&rejection);
-                    SettleResponse::refused(&rejection, network)
-                }
-            }
+                )
+            })
         }
-        other => SettleResponse::refused(&unsupported(other), network),
+        other => Err(unsupported(other)),
     };
     METRICS
         .settle_latency
         .observe(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    Json(response).into_response()
+    match outcome {
+        Ok(settled) => Json(settled).into_response(),
+        Err(rejection) => {
+            note_stale(&rejection);
+            (
+                answer_status(Some(&rejection)),
+                Json(SettleResponse::refused(&rejection, network)),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn supported(State(state): State<Arc<AppState>>) -> Response {

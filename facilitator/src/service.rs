@@ -11,12 +11,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use paytab_protocol::server::{serve, ServeOptions};
+
+use crate::access::Access;
 use crate::chain::ChainReader;
 use crate::claimer::{ClaimError, ClaimRound, Claimer};
-use crate::committer::{Committer, DEFAULT_MAX_BATCH};
+use crate::committer::{Committer, WriteHealth, DEFAULT_MAX_BATCH};
 use crate::config::Settings;
 use crate::escrow::EscrowScheme;
 use crate::exact::scheme::ExactScheme;
+use crate::health::Readiness;
 use crate::proofs::ProofIssuer;
 use crate::server::{router, AppState};
 use crate::signatures::SignatureChecker;
@@ -90,7 +94,9 @@ impl Facilitator {
             settings.proof_ttl_secs,
         ));
         let chain = Arc::new(ChainReader::new(rpc.clone(), settings.chain_cache_ttl));
-        let (committer, committer_task) = Committer::start(store.clone(), DEFAULT_MAX_BATCH);
+        let writes = Arc::new(WriteHealth::default());
+        let (committer, committer_task) =
+            Committer::start(store.clone(), DEFAULT_MAX_BATCH, writes.clone());
         let signatures =
             Arc::new(
                 SignatureChecker::start().map_err(|source| StartError::Bind {
@@ -111,6 +117,7 @@ impl Facilitator {
                 settings.keypair.clone(),
                 store.clone(),
                 proofs.clone(),
+                settings.exact_limits,
                 settings.request_timeout,
             ),
             escrow: EscrowScheme::new(
@@ -126,7 +133,15 @@ impl Facilitator {
             store: store.clone(),
             registration_token: settings.registration_token.clone(),
             claimer: claimer.clone(),
+            access: Access::new(&settings.access),
+            min_amount: settings.min_amount,
+            readiness: Readiness::new(rpc.clone(), store.clone(), writes),
         });
+        if settings.access.clients.is_empty() && settings.access.anonymous.is_none() {
+            tracing::warn!(
+                "no client may verify or settle: name API keys in [access] clients (or allow anonymous callers)"
+            );
+        }
 
         let listener =
             TcpListener::bind(settings.bind)
@@ -147,16 +162,18 @@ impl Facilitator {
             settings.request_timeout,
         );
         let mut shutdown = stopped.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "HTTP server stopped");
-            }
-        }));
+        let options = ServeOptions {
+            header_read_timeout: settings.header_read_timeout,
+            max_connections: settings.max_connections,
+            ..ServeOptions::default()
+        };
+        tasks.push(tokio::spawn(serve(listener, app, options, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })));
+        tasks.push(tokio::spawn(forget_quiet_callers(
+            state.clone(),
+            stopped.clone(),
+        )));
         if settings.claimer.is_some() {
             tasks.push(tokio::spawn(claimer.clone().run(stopped)));
         }
@@ -204,6 +221,17 @@ impl Facilitator {
         drop(self.state);
         let _ = self.committer_task.await;
         store.close().await;
+    }
+}
+
+/// Drops the rate-limit state of anonymous callers quiet for a minute, so it
+/// never grows with the number of addresses ever seen.
+async fn forget_quiet_callers(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => state.access.forget_quiet_callers(),
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
     }
 }
 

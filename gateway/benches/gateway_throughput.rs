@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/gateway/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
@@ -128,7 +128,8 @@ async fn run(clients: usize, seconds: u64) {
         localnet.rpc_url(),
         dir.path().join("facilitator.db").display().to_string(),
         facilitator_key.insecure_clone(),
-    );
+    )
+    .with_client("bench", support::FACILITATOR_KEY);
     settings.claimer = None;
     settings.chain_cache_ttl = Duration::from_secs(3_600);
     let facilitator = Facilitator::start(settings).await.unwrap();
@@ -138,6 +139,7 @@ async fn run(clients: usize, seconds: u64) {
         r#"
 listen = "127.0.0.1:0"
 upstream = "http://{upstream}"
+state_file = "{state_file}"
 [payment]
 network = "{network}"
 asset = "{mint}"
@@ -146,6 +148,7 @@ schemes = ["escrow", "exact"]
 [facilitator]
 url = "{facilitator}"
 fee_payer = "{fee_payer}"
+api_key_env = "FACILITATOR_KEY"
 [[routes]]
 path = "/free/*"
 free = true
@@ -156,9 +159,13 @@ price = {PRICE}
         network = localnet.info().network,
         facilitator = facilitator.url(),
         fee_payer = facilitator_key.pubkey(),
+        state_file = dir.path().join("gateway.db").display(),
     );
     let file: FileConfig = toml::from_str(&config).unwrap();
-    let config = GatewayConfig::check(file, |_| None).unwrap();
+    let config = GatewayConfig::check(file, |name| {
+        (name == "FACILITATOR_KEY").then(|| support::FACILITATOR_KEY.to_string())
+    })
+    .unwrap();
     let gateway = Gateway::start(config, Some(vec![7; 32])).await.unwrap();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients * 2)

@@ -13,8 +13,9 @@ use paytab_protocol::clock::unix_now;
 use tower::{Layer, Service};
 
 use crate::metrics::{self, Outcome};
-use crate::paywall::{Gate, Paywall, Pending};
+use crate::paywall::{problem, Gate, Paywall};
 use crate::sign_in::SIGNED_IN_HEADER;
+use crate::target::Target;
 
 /// Wraps a service in the paywall.
 #[derive(Clone)]
@@ -72,7 +73,20 @@ where
             let (mut parts, body) = request.into_parts();
             // Only the gateway says who signed in.
             parts.headers.remove(SIGNED_IN_HEADER);
-            match paywall.admit(&parts, unix_now()).await {
+            // One canonical target: matched here, and the very one the inner service gets.
+            let target = match Target::parse(&parts.uri) {
+                Ok(target) => target,
+                Err(refusal) => {
+                    metrics::record(Outcome::Refused);
+                    return Ok(problem(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_target",
+                        &refusal.to_string(),
+                    ));
+                }
+            };
+            parts.uri = target.uri();
+            match paywall.admit(&parts, &target, unix_now()).await {
                 Gate::Stop(response) => {
                     metrics::record(if response.status() == StatusCode::PAYMENT_REQUIRED {
                         Outcome::Challenged
@@ -88,20 +102,27 @@ where
                     metrics::record(Outcome::SignedIn);
                     inner.call(Request::from_parts(parts, body)).await
                 }
-                Gate::Pass(pending) => {
-                    let outcome = match &pending {
-                        None => Outcome::Free,
-                        Some(Pending::Proof(_)) => Outcome::PaidProof,
-                        Some(Pending::Settle { .. }) => Outcome::PaidFacilitator,
+                Gate::Pass(None) => {
+                    metrics::record(Outcome::Free);
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Gate::Pass(Some(pending)) => {
+                    let paid = if pending.settles() {
+                        Outcome::PaidFacilitator
+                    } else {
+                        Outcome::PaidProof
                     };
                     let response = inner.call(Request::from_parts(parts, body)).await?;
-                    let failed = pending.is_some() && response.status().is_server_error();
-                    metrics::record(if failed {
+                    let upstream_failed = !Paywall::answered(&response);
+                    let response = paywall.complete(Some(pending), response).await;
+                    metrics::record(if upstream_failed {
                         Outcome::UpstreamFailed
+                    } else if response.status().is_success() {
+                        paid
                     } else {
-                        outcome
+                        Outcome::Refused
                     });
-                    Ok(paywall.complete(pending, response).await)
+                    Ok(response)
                 }
             }
         })

@@ -2,6 +2,12 @@
 //! upstream's headers (minus hop-by-hop ones), strips payment and sign-in
 //! headers (and an MPP `Authorization: Payment` credential), and
 //! adds the configured upstream credential.
+//!
+//! The request's target is forwarded byte for byte as the paywall
+//! canonicalised and matched it ([`crate::target`]); should a URL parser
+//! still change its path, the request is refused instead of sent. An answer the
+//! proxy makes itself (the upstream unreachable or too slow, a body over the
+//! limit) carries [`NotAnswered`], so nothing is charged for it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,6 +38,10 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// Marks a response the proxy made itself: the upstream did not answer.
+#[derive(Debug, Clone, Copy)]
+pub struct NotAnswered;
+
 /// The upstream API as a service.
 #[derive(Clone)]
 pub struct Upstream {
@@ -40,6 +50,8 @@ pub struct Upstream {
 
 struct Inner {
     base: String,
+    /// The path of `base` (no trailing slash), which every forwarded path extends.
+    base_path: String,
     http: reqwest::Client,
     auth: Option<UpstreamAuth>,
 }
@@ -57,8 +69,14 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| UpstreamError(error.to_string()))?;
+        let base_path = reqwest::Url::parse(&config.upstream)
+            .map_err(|error| UpstreamError(format!("upstream URL: {error}")))?
+            .path()
+            .trim_end_matches('/')
+            .to_string();
         Ok(Self {
             inner: Arc::new(Inner {
+                base_path,
                 base: config.upstream.clone(),
                 http,
                 auth: config.upstream_auth.clone(),
@@ -108,6 +126,17 @@ impl Upstream {
             }
             None => {}
         }
+        let forwarded_path = format!("{}{}", inner.base_path, parts.uri.path());
+        let url = match reqwest::Url::parse(&url) {
+            Ok(url) if url.path() == forwarded_path => url,
+            _ => {
+                return not_answered(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_target",
+                    "the path would reach the upstream changed",
+                )
+            }
+        };
         let sent = inner
             .http
             .request(parts.method, url)
@@ -124,14 +153,19 @@ impl Upstream {
                 *response.headers_mut() = headers;
                 response
             }
-            Err(error) if error.is_timeout() => problem(
+            Err(error) if body_too_large(&error) => not_answered(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than this gateway accepts",
+            ),
+            Err(error) if error.is_timeout() => not_answered(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
                 "the upstream API did not answer in time",
             ),
             Err(error) => {
                 tracing::warn!(error = %error.without_url(), "upstream request failed");
-                problem(
+                not_answered(
                     StatusCode::BAD_GATEWAY,
                     "upstream_unavailable",
                     "the upstream API could not be reached",
@@ -139,6 +173,26 @@ impl Upstream {
             }
         }
     }
+}
+
+/// An answer made here, marked so that nothing is charged for it.
+fn not_answered(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let mut response = problem(status, code, message);
+    response.extensions_mut().insert(NotAnswered);
+    response
+}
+
+/// Whether sending failed because the request body passed the size limit
+/// (a streamed or chunked body that announced no length).
+fn body_too_large(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {

@@ -1,5 +1,7 @@
 //! Route patterns: a method (or `*`) and a path of literal segments, `:name`
 //! segments matching any one segment, and a trailing `*` matching the rest.
+//! Patterns are matched against the decoded segments of a canonical request
+//! target ([`crate::target::Target`]), so literals are written decoded.
 
 /// A parsed path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,31 +49,26 @@ impl PathPattern {
                 "*" => return Err(error("'*' may only end a pattern")),
                 "" => return Err(error("empty segment")),
                 part if part.starts_with(':') && part.len() > 1 => segments.push(Segment::Any),
-                part if part.contains(['*', ':', '?', '#']) => {
-                    return Err(error("segments are literals, :name or a final *"))
-                }
+                part if part.contains(['*', ':', '?', '#', '%', '\\', ';']) => return Err(error(
+                    "segments are literals (written decoded, without % \\ ;), :name or a final *",
+                )),
+                "." | ".." => return Err(error("dot segments never match")),
                 part => segments.push(Segment::Literal(part.to_string())),
             }
         }
         Ok(Self { segments, rest })
     }
 
-    /// Whether `path` (without query) matches.
-    pub fn matches(&self, path: &str) -> bool {
-        let Some(path) = path.strip_prefix('/') else {
-            return false;
-        };
-        let parts: Vec<&str> = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').collect()
-        };
-        if parts.len() < self.segments.len() || (!self.rest && parts.len() != self.segments.len()) {
+    /// Whether the decoded path `segments` match.
+    pub fn matches(&self, segments: &[String]) -> bool {
+        if segments.len() < self.segments.len()
+            || (!self.rest && segments.len() != self.segments.len())
+        {
             return false;
         }
         self.segments
             .iter()
-            .zip(&parts)
+            .zip(segments)
             .all(|(segment, part)| match segment {
                 Segment::Literal(literal) => literal == part,
                 Segment::Any => !part.is_empty(),
@@ -111,29 +108,40 @@ impl MethodFilter {
 mod tests {
     use super::*;
 
+    fn segments(path: &str) -> Vec<String> {
+        path.split('/')
+            .filter(|part| !part.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     #[test]
     fn literal_parameter_and_rest_segments_match_as_written() {
         let exact = PathPattern::parse("/v1/quote").unwrap();
-        assert!(exact.matches("/v1/quote"));
-        assert!(!exact.matches("/v1/quote/x"));
-        assert!(!exact.matches("/v1"));
+        assert!(exact.matches(&segments("/v1/quote")));
+        assert!(!exact.matches(&segments("/v1/quote/x")));
+        assert!(!exact.matches(&segments("/v1")));
 
         let param = PathPattern::parse("/v1/quotes/:symbol").unwrap();
-        assert!(param.matches("/v1/quotes/SOL"));
-        assert!(!param.matches("/v1/quotes/"));
-        assert!(!param.matches("/v1/quotes/SOL/history"));
+        assert!(param.matches(&segments("/v1/quotes/SOL")));
+        assert!(!param.matches(&segments("/v1/quotes")));
+        assert!(!param.matches(&segments("/v1/quotes/SOL/history")));
 
         let rest = PathPattern::parse("/files/*").unwrap();
-        assert!(rest.matches("/files/a/b/c"));
-        assert!(rest.matches("/files"));
-        assert!(!rest.matches("/other/a"));
+        assert!(rest.matches(&segments("/files/a/b/c")));
+        assert!(rest.matches(&segments("/files")));
+        assert!(!rest.matches(&segments("/other/a")));
 
-        assert!(PathPattern::parse("/").unwrap().matches("/"));
+        assert!(PathPattern::parse("/").unwrap().matches(&[]));
+        let decoded = PathPattern::parse("/files/a b").unwrap();
+        assert!(decoded.matches(&["files".to_string(), "a b".to_string()]));
     }
 
     #[test]
     fn malformed_patterns_are_refused_with_a_reason() {
-        for pattern in ["v1", "/a/*/b", "/a//b", "/a*b", "/a?x"] {
+        for pattern in [
+            "v1", "/a/*/b", "/a//b", "/a*b", "/a?x", "/a%20b", "/a\\b", "/a;b", "/a/../b",
+        ] {
             assert!(PathPattern::parse(pattern).is_err(), "{pattern}");
         }
     }

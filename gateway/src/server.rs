@@ -1,13 +1,18 @@
 //! The gateway as a server: the paywall in front of the reverse proxy, plus
-//! `/healthz` and `/metrics`, started and stopped gracefully.
+//! `/healthz` (liveness), `/readyz` (the used-payments store can be written)
+//! and `/metrics`, started and stopped gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use paytab_protocol::clock::unix_now;
+use paytab_protocol::server::{serve, ServeOptions};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -15,12 +20,12 @@ use tokio::task::JoinHandle;
 use tower::Layer;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, StateStore};
 use crate::facilitator::{FacilitatorClient, FacilitatorError};
 use crate::layer::PaywallLayer;
 use crate::paywall::Paywall;
 use crate::proxy::{Upstream, UpstreamError};
-use crate::replay::{MemoryReplayCache, RedisReplayCache, ReplayError, ReplayStore};
+use crate::reservations::{ReservationError, Reservations};
 
 /// How often the facilitator's keys are fetched again.
 const KEY_REFRESH: Duration = Duration::from_secs(60);
@@ -31,9 +36,9 @@ pub enum StartError {
     /// The facilitator's keys could not be fetched.
     #[error("facilitator keys: {0}")]
     Keys(#[from] FacilitatorError),
-    /// The replay cache could not be reached.
+    /// The used-payments store could not be opened or reached.
     #[error(transparent)]
-    Replay(#[from] ReplayError),
+    Reservations(#[from] ReservationError),
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -62,6 +67,20 @@ impl Gateway {
     /// `secret` keys MPP challenge ids; `None` reads it from the configured
     /// environment variable.
     pub async fn start(config: GatewayConfig, secret: Option<Vec<u8>>) -> Result<Self, StartError> {
+        let reservations = match &config.store {
+            StateStore::File(path) => Reservations::file(path, unix_now()).await?,
+            StateStore::Redis(url) => Reservations::redis(url, "paytab:used:").await?,
+        };
+        Self::start_with(config, secret, reservations).await
+    }
+
+    /// Starts with the given used-payments store (tests and benchmarks may
+    /// keep it in memory).
+    pub async fn start_with(
+        config: GatewayConfig,
+        secret: Option<Vec<u8>>,
+        reservations: Reservations,
+    ) -> Result<Self, StartError> {
         let secret = match secret {
             Some(secret) => secret,
             None => std::env::var(&config.challenge_secret_env)
@@ -70,15 +89,21 @@ impl Gateway {
                 .map(String::into_bytes)
                 .ok_or_else(|| StartError::Secret(config.challenge_secret_env.clone()))?,
         };
-        let facilitator = FacilitatorClient::new(&config.facilitator_url, Duration::from_secs(30))?;
+        let facilitator = FacilitatorClient::new(
+            &config.facilitator_url,
+            config.facilitator_timeout,
+            config.facilitator_api_key.clone(),
+        )?;
         let keys = facilitator.keys().await?;
-        let replay = Arc::new(match &config.redis_url {
-            Some(url) => ReplayStore::Redis(RedisReplayCache::connect(url, "paytab:proof:").await?),
-            None => ReplayStore::Memory(MemoryReplayCache::new()),
-        });
+        let reservations = Arc::new(reservations);
         let upstream = Upstream::new(&config)?;
         let listen = config.listen;
         let max_body = config.max_body_bytes;
+        let options = ServeOptions {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            ..ServeOptions::default()
+        };
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -93,23 +118,16 @@ impl Gateway {
             config,
             format!("http://{address}"),
             keys,
-            replay,
+            reservations,
             facilitator.clone(),
             secret,
         ));
         let (stop, stopped) = watch::channel(false);
         let app = router(paywall.clone(), upstream, max_body);
         let mut shutdown = stopped.clone();
-        let server = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "gateway server stopped");
-            }
-        });
+        let server = tokio::spawn(serve(listener, app, options, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        }));
         let refresh = tokio::spawn(refresh_keys(paywall, facilitator, stopped));
         tracing::info!(%address, "gateway listening");
         Ok(Self {
@@ -133,11 +151,13 @@ impl Gateway {
     }
 }
 
-/// `/healthz`, `/metrics`, and everything else through the paywall to the upstream.
+/// `/healthz`, `/readyz`, `/metrics`, and everything else through the
+/// paywall to the upstream.
 pub fn router(paywall: Arc<Paywall>, upstream: Upstream, max_body: usize) -> Router {
-    let paid = PaywallLayer::new(paywall).layer(upstream);
+    let paid = PaywallLayer::new(paywall.clone()).layer(upstream);
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ready).with_state(paywall))
         .route(
             "/metrics",
             get(|| async {
@@ -150,6 +170,24 @@ pub fn router(paywall: Arc<Paywall>, upstream: Upstream, max_body: usize) -> Rou
         )
         .fallback_service(paid)
         .layer(RequestBodyLimitLayer::new(max_body))
+}
+
+/// Ready when the used-payments store takes a write: without it no payment
+/// can be accepted.
+async fn ready(State(paywall): State<Arc<Paywall>>) -> axum::response::Response {
+    match paywall.reservations().check().await {
+        Ok(()) => Json(json!({"status": "ok", "checks": {"reservations": "ok"}})).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    json!({"status": "unavailable", "checks": {"reservations": error.to_string()}}),
+                ),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn refresh_keys(

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use paytab_protocol::server::{serve, ServeOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -56,16 +57,9 @@ impl Localnet {
         ));
         let mut shutdown = stopped;
         let app = rpc::router(chain.clone());
-        let server = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::error!(%error, "JSON-RPC server stopped");
-            }
-        });
+        let server = tokio::spawn(serve(listener, app, ServeOptions::default(), async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        }));
         Ok(Self {
             chain,
             address,
@@ -86,6 +80,12 @@ impl Localnet {
 
     /// Stops serving and waits for the server and clock to finish.
     pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    /// Stops serving (JSON-RPC and the slot clock) and waits for both; the
+    /// chain stays readable in-process. Clients then find nothing listening.
+    pub async fn stop(&mut self) {
         let _ = self.stop.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;

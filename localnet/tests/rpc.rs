@@ -778,3 +778,75 @@ async fn malformed_json_rpc_gets_standard_error_objects() {
 
     assert!(net.rpc.get_slot().await.is_ok(), "the server is still up");
 }
+
+#[tokio::test]
+async fn every_method_answers_hostile_parameters_with_a_json_rpc_error_and_never_drops_the_connection(
+) {
+    let net = Net::start().await;
+    let methods = [
+        "getVersion",
+        "getHealth",
+        "getGenesisHash",
+        "getSlot",
+        "getBlockHeight",
+        "getEpochInfo",
+        "getLatestBlockhash",
+        "isBlockhashValid",
+        "getFeeForMessage",
+        "getMinimumBalanceForRentExemption",
+        "getBalance",
+        "getAccountInfo",
+        "getMultipleAccounts",
+        "getProgramAccounts",
+        "getTokenAccountBalance",
+        "getTokenAccountsByOwner",
+        "sendTransaction",
+        "simulateTransaction",
+        "getSignatureStatuses",
+        "getTransaction",
+        "requestAirdrop",
+        "paytab_requestUsdc",
+    ];
+    let hostile = [
+        json!([18_446_744_073_709_551_615u64]),
+        json!([-1]),
+        json!([1e308]),
+        json!([
+            "11111111111111111111111111111111",
+            18_446_744_073_709_551_615u64
+        ]),
+        json!(["11111111111111111111111111111111", {"encoding": "jsonParsed", "dataSlice": {"offset": 18_446_744_073_709_551_615u64, "length": 18_446_744_073_709_551_615u64}}]),
+        json!(["TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", {"filters": [{"dataSize": 18_446_744_073_709_551_615u64}, {"memcmp": {"offset": 18_446_744_073_709_551_615u64, "bytes": "1"}}]}]),
+        json!([["x"]]),
+        json!([{"nested": [[[[[[[[[[[]]]]]]]]]]]}]),
+        json!(["", "", "", ""]),
+        json!([null, null]),
+        json!([true]),
+        json!([std::iter::repeat_n("11111111111111111111111111111111", 500).collect::<Vec<_>>()]),
+        json!(["AQ==", {"encoding": "base64", "replaceRecentBlockhash": true, "sigVerify": true}]),
+    ];
+    for method in methods {
+        for params in &hostile {
+            let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+            let response = reqwest::Client::new()
+                .post(net.localnet.rpc_url())
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|error| {
+                    panic!("{method} {params}: the connection dropped: {error}")
+                });
+            let answer: Value = response.json().await.unwrap();
+            assert!(
+                answer["result"].is_null() != answer["error"].is_null(),
+                "{method} {params}: {answer}"
+            );
+            assert_eq!(answer["id"], 9, "{method} {params}: {answer}");
+        }
+    }
+    let (_, rent) = net
+        .raw_text(r#"{"jsonrpc":"2.0","id":1,"method":"getMinimumBalanceForRentExemption","params":[18446744073709551615]}"#)
+        .await;
+    assert_eq!(rent["error"]["code"], -32602, "{rent}");
+    assert!(net.rpc.get_slot().await.is_ok(), "the server is still up");
+}

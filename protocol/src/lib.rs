@@ -8,7 +8,9 @@
 //! - [`sign_in`]: the x402 sign-in-with-x answer for Solana;
 //! - [`mpp`]: the MPP `Authorization: Payment` credential;
 //! - [`clock`]: unix seconds and RFC 3339;
-//! - [`amount`]: raw token units as decimal amounts.
+//! - [`amount`]: raw token units as decimal amounts;
+//! - [`private_file`]: owner-only files for payment databases;
+//! - `server` (feature `server`): the HTTP accept loop every paytab server shares.
 //!
 //! `docs/protocol.md` specifies each format with test vectors that the tests check.
 
@@ -18,7 +20,10 @@ pub mod keys;
 pub mod mpp;
 pub mod networks;
 pub mod precomputed;
+pub mod private_file;
 pub mod proof;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sign_in;
 
 pub use keys::{KeyId, KeySet, PublishedKey};

@@ -20,7 +20,8 @@ const EXAMPLES: &str = "Examples:
   paytab allow PROVIDER --cap 1 --delegate KEY  let PROVIDER be paid up to 1 USDC
   paytab curl https://api.example.com/v1/quote  pay when asked, within your policy
   paytab history                                what was paid, with proofs
-  paytab provider earnings --facilitator URL    a provider's claimed and owed amounts";
+  paytab provider earnings --facilitator URL    a provider's claimed and owed amounts
+                                               (PAYTAB_OPERATOR_TOKEN: the facilitator's operator token)";
 
 /// Pay for APIs per call with stablecoins on Solana: x402 and MPP, prepaid
 /// escrow with per-provider allowances, a spending policy and a local ledger.
@@ -180,6 +181,9 @@ enum ProviderAction {
         /// The facilitator's URL
         #[arg(long)]
         facilitator: String,
+        /// The facilitator operator's token (claims are the operator's to ask for)
+        #[arg(long, env = "PAYTAB_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
     },
     /// Claimed, unclaimed and received amounts
     #[command(
@@ -189,6 +193,9 @@ enum ProviderAction {
         /// The facilitator's URL, to include receipts not yet claimed
         #[arg(long)]
         facilitator: Option<String>,
+        /// The facilitator operator's token, to read what is owed
+        #[arg(long, env = "PAYTAB_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
     },
 }
 
@@ -358,11 +365,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             PolicyAction::Set { name, value } => history::policy_set(&context, &name, &value),
         },
         Command::Provider { action, provider } => match action {
-            ProviderAction::Claim { facilitator } => {
+            ProviderAction::Claim {
+                facilitator,
+                operator_token,
+            } => {
+                let facilitator = provider::Facilitator::new(&facilitator, operator_token);
                 provider::claim(&context, &facilitator, provider).await
             }
-            ProviderAction::Earnings { facilitator } => {
-                provider::earnings(&context, facilitator.as_deref(), provider).await
+            ProviderAction::Earnings {
+                facilitator,
+                operator_token,
+            } => {
+                let facilitator =
+                    facilitator.map(|url| provider::Facilitator::new(&url, operator_token));
+                provider::earnings(&context, facilitator.as_ref(), provider).await
             }
         },
     }

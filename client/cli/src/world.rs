@@ -52,7 +52,16 @@ pub struct World {
     pub provider: Keypair,
     /// The sample API behind the gateway.
     pub upstream: SocketAddr,
+    /// The facilitator operator's token (claims, metrics).
+    pub operator_token: String,
     _dir: tempfile::TempDir,
+}
+
+/// A random secret of 32 bytes, as hex.
+fn random_secret() -> String {
+    (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
 }
 
 impl World {
@@ -83,11 +92,16 @@ impl World {
         confirm(&rpc, &funded).await?;
         confirm(&rpc, &account).await?;
 
+        // The gateway presents its own key to the facilitator; the operator has another.
+        let api_key = random_secret();
+        let operator_token = random_secret();
         let mut settings = Settings::new(
             localnet.rpc_url(),
             dir.path().join("facilitator.db").display().to_string(),
             facilitator_key.insecure_clone(),
-        );
+        )
+        .with_client("gateway", &api_key);
+        settings.access.operator_token = Some(operator_token.clone());
         settings.claimer = None;
         let facilitator = Facilitator::start(settings)
             .await
@@ -95,13 +109,15 @@ impl World {
         let upstream = crate::sample_api::serve()
             .await
             .map_err(|error| failed("sample API")(error.to_string()))?;
-        let config = gateway_config(
-            &localnet,
-            &facilitator,
-            &facilitator_key,
+        let config = gateway_config(GatewayParts {
+            localnet: &localnet,
+            facilitator: &facilitator,
+            facilitator_key: &facilitator_key,
+            api_key: &api_key,
+            state_file: &dir.path().join("gateway.db"),
             upstream,
-            &provider.pubkey(),
-        )?;
+            provider: &provider.pubkey(),
+        })?;
         let secret: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
         let gateway = Gateway::start(config, Some(secret))
             .await
@@ -114,6 +130,7 @@ impl World {
             gateway,
             provider,
             upstream,
+            operator_token,
             _dir: dir,
         })
     }
@@ -142,17 +159,32 @@ pub async fn confirm(rpc: &RpcClient, signature: &Signature) -> Result<(), World
     Err(failed("localnet")(format!("{signature} was not confirmed")))
 }
 
-fn gateway_config(
-    localnet: &Localnet,
-    facilitator: &Facilitator,
-    facilitator_key: &Keypair,
+/// What the world's gateway is configured from.
+struct GatewayParts<'a> {
+    localnet: &'a Localnet,
+    facilitator: &'a Facilitator,
+    facilitator_key: &'a Keypair,
+    api_key: &'a str,
+    state_file: &'a std::path::Path,
     upstream: SocketAddr,
-    provider: &Pubkey,
-) -> Result<GatewayConfig, WorldError> {
+    provider: &'a Pubkey,
+}
+
+fn gateway_config(parts: GatewayParts<'_>) -> Result<GatewayConfig, WorldError> {
+    let GatewayParts {
+        localnet,
+        facilitator,
+        facilitator_key,
+        api_key,
+        state_file,
+        upstream,
+        provider,
+    } = parts;
     let text = format!(
         r#"
 listen = "127.0.0.1:0"
 upstream = "http://{upstream}"
+state_file = "{state_file}"
 
 [payment]
 network = "{network}"
@@ -163,6 +195,7 @@ schemes = ["escrow", "exact", "mpp"]
 [facilitator]
 url = "{facilitator}"
 fee_payer = "{fee_payer}"
+api_key_env = "PAYTAB_FACILITATOR_API_KEY"
 
 [[routes]]
 method = "GET"
@@ -190,9 +223,12 @@ free = true
         asset = localnet.info().usdc_mint,
         facilitator = facilitator.url(),
         fee_payer = facilitator_key.pubkey(),
+        state_file = state_file.display(),
     );
     let file: FileConfig =
         toml::from_str(&text).map_err(|error| failed("gateway config")(error.to_string()))?;
-    GatewayConfig::check(file, |_| None)
-        .map_err(|error| failed("gateway config")(error.to_string()))
+    GatewayConfig::check(file, |name| {
+        (name == "PAYTAB_FACILITATOR_API_KEY").then(|| api_key.to_string())
+    })
+    .map_err(|error| failed("gateway config")(error.to_string()))
 }

@@ -9,19 +9,24 @@
 //! is not exactly the accepted watermark plus the price is refused as stale,
 //! with the watermark in `extensions.paytab.acceptedCumulative`, so a client
 //! that lost count signs again from there.
+//!
+//! Replays: a receipt accepted before (the same count, the same signature) is
+//! answered `duplicate_settlement` by both verify and settle, with the proof
+//! issued when it was accepted, never as a new settlement. A client that lost
+//! its answer sends the same receipt again; the gateway serves it once.
 
 pub mod payload;
 pub mod rules;
+mod watermarks;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use paytab_protocol::proof::{Scheme, Settlement};
 use serde_json::json;
 use solana_pubkey::Pubkey;
 
 use crate::chain::{AllowanceState, ChainReader};
-use crate::committer::Committer;
+use crate::committer::{CommitError, Committer};
 use crate::proofs::{binding_for, ProofClaim, ProofIssuer};
 use crate::rejection::Rejection;
 use crate::signatures::SignatureChecker;
@@ -29,27 +34,10 @@ use crate::store::{AcceptedReceipt, Store, Watermark};
 use crate::x402::PaymentRequest;
 use payload::SignedReceipt;
 use rules::Terms;
+use watermarks::Watermarks;
 
 /// The scheme's name on the wire.
 pub const SCHEME: &str = "escrow";
-
-/// An allowance's accepted watermark, locked.
-type LedgerGuard = tokio::sync::OwnedMutexGuard<Option<Watermark>>;
-
-/// Whether a check may accept the receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
-    Verify,
-    Settle,
-}
-
-/// The outcome of checking a receipt.
-enum Evaluation {
-    /// Acceptable on top of the accepted watermark.
-    Accept(Arc<AllowanceState>),
-    /// Already accepted: the answer given then.
-    Replayed(Box<Settled>),
-}
 
 /// A receipt that passed every check.
 #[derive(Debug, Clone)]
@@ -84,7 +72,7 @@ pub struct EscrowScheme {
     signatures: Arc<SignatureChecker>,
     delegate: Pubkey,
     expiry_margin_secs: i64,
-    ledgers: Mutex<HashMap<Pubkey, Arc<tokio::sync::Mutex<Option<Watermark>>>>>,
+    watermarks: Watermarks,
 }
 
 impl EscrowScheme {
@@ -106,7 +94,7 @@ impl EscrowScheme {
             signatures,
             delegate,
             expiry_margin_secs,
-            ledgers: Mutex::new(HashMap::new()),
+            watermarks: Watermarks::default(),
         }
     }
 
@@ -117,23 +105,25 @@ impl EscrowScheme {
 
     /// Checks a receipt without accepting it.
     pub async fn verify(&self, request: &PaymentRequest, now: i64) -> Result<Verified, Rejection> {
-        let (_, _, _, evaluation) = self.admit(request, now, Purpose::Verify).await?;
-        let payer = match evaluation {
-            Evaluation::Accept(state) => state.escrow.owner,
-            Evaluation::Replayed(settled) => settled.payer,
-        };
-        Ok(Verified { payer })
+        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
+        self.check_signature(&signed).await?;
+        let terms = self.terms(request, now);
+        let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
+        let state = self.evaluate(&signed, &terms).await?;
+        Ok(Verified {
+            payer: state.escrow.owner,
+        })
     }
 
     /// Accepts a receipt: checks it, commits the new watermark durably, and
-    /// returns its proof. A retry of an accepted receipt returns the same answer.
+    /// returns its proof. A receipt accepted before is refused as a
+    /// duplicate that carries the proof issued then.
     pub async fn settle(&self, request: &PaymentRequest, now: i64) -> Result<Settled, Rejection> {
-        let (signed, terms, mut watermark, evaluation) =
-            self.admit(request, now, Purpose::Settle).await?;
-        let state = match evaluation {
-            Evaluation::Accept(state) => state,
-            Evaluation::Replayed(settled) => return Ok(*settled),
-        };
+        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
+        self.check_signature(&signed).await?;
+        let terms = self.terms(request, now);
+        let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
+        let state = self.evaluate(&signed, &terms).await?;
         let payer = state.escrow.owner;
 
         let receipt = signed.receipt;
@@ -176,12 +166,15 @@ impl EscrowScheme {
                 vault: state.allowance.vault,
             })
             .await
-            .map_err(Rejection::settle_error)?;
-        *watermark = Some(Watermark {
-            generation: receipt.generation,
-            accepted: receipt.cumulative,
-            claimed: state.allowance.claimed,
-        });
+            .map_err(commit_rejection)?;
+        self.watermarks.set(
+            receipt.allowance,
+            Watermark {
+                generation: receipt.generation,
+                accepted: receipt.cumulative,
+                claimed: state.allowance.claimed,
+            },
+        );
         Ok(Settled {
             payer,
             amount: terms.amount,
@@ -200,24 +193,6 @@ impl EscrowScheme {
             "acceptedCumulative": settled.cumulative.to_string(),
             "generation": settled.generation.to_string(),
         }})
-    }
-
-    /// Parses and checks a receipt, holding its allowance's lock from the
-    /// check on (the caller keeps it until the new watermark is committed).
-    async fn admit(
-        &self,
-        request: &PaymentRequest,
-        now: i64,
-        purpose: Purpose,
-    ) -> Result<(SignedReceipt, Terms, LedgerGuard, Evaluation), Rejection> {
-        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
-        self.check_signature(&signed).await?;
-        let terms = self.terms(request, now);
-        let mut watermark = self.ledger(&signed.receipt.allowance).lock_owned().await;
-        let evaluation = self
-            .evaluate(&signed, &terms, &mut watermark, purpose)
-            .await?;
-        Ok((signed, terms, watermark, evaluation))
     }
 
     async fn check_signature(&self, signed: &SignedReceipt) -> Result<(), Rejection> {
@@ -251,27 +226,25 @@ impl EscrowScheme {
     }
 
     /// Loads chain state and the accepted watermark and checks the receipt
-    /// against both. A refusal that newer chain state could lift (a raised
-    /// cap, a new session key) is checked once more against a fresh read.
+    /// against both (hold the allowance's lock). A refusal that newer chain
+    /// state could lift (a raised cap, a new session key) is checked once
+    /// more against a fresh read.
     async fn evaluate(
         &self,
         signed: &SignedReceipt,
         terms: &Terms,
-        watermark: &mut Option<Watermark>,
-        purpose: Purpose,
-    ) -> Result<Evaluation, Rejection> {
+    ) -> Result<Arc<AllowanceState>, Rejection> {
         let address = signed.receipt.allowance;
         let mut fresh = false;
         let mut state = self.allowance_state(&address, false).await?;
         loop {
-            match self.check(signed, terms, &state, watermark, purpose).await {
+            match self.check(signed, terms, &state).await {
                 Err(rejection) if !fresh && rules::may_pass_on_fresh_state(&rejection) => {
                     fresh = true;
                     state = self.allowance_state(&address, true).await?;
                 }
-                outcome => {
-                    return outcome.map_err(|rejection| rejection.with_payer(state.escrow.owner))
-                }
+                Err(rejection) => return Err(rejection.with_payer(state.escrow.owner)),
+                Ok(()) => return Ok(state),
             }
         }
     }
@@ -280,19 +253,27 @@ impl EscrowScheme {
         &self,
         signed: &SignedReceipt,
         terms: &Terms,
-        state: &Arc<AllowanceState>,
-        watermark: &mut Option<Watermark>,
-        purpose: Purpose,
-    ) -> Result<Evaluation, Rejection> {
+        state: &AllowanceState,
+    ) -> Result<(), Rejection> {
         rules::check_authority(signed, state, terms)?;
-        let accepted = self.accepted(state, watermark).await?;
-        if purpose == Purpose::Settle && signed.receipt.cumulative <= accepted {
-            if let Some(settled) = self.replayed(signed).await? {
-                return Ok(Evaluation::Replayed(Box::new(settled)));
+        let accepted = self.accepted(state).await?;
+        if signed.receipt.cumulative <= accepted {
+            if let Some(proof) = self.accepted_before(signed).await? {
+                // The proof recovers a lost answer; the count lets another
+                // device that signed the same count resync.
+                let mut duplicate = Rejection::duplicate(
+                    "this receipt was accepted before; its proof is in extensions.paytab.proof",
+                    Some(&proof),
+                );
+                duplicate.extensions = Some(json!({"paytab": {
+                    "proof": proof,
+                    "acceptedCumulative": accepted.to_string(),
+                    "generation": state.allowance.generation.to_string(),
+                }}));
+                return Err(duplicate);
             }
         }
-        rules::check_amount(signed, state, terms, accepted)?;
-        Ok(Evaluation::Accept(state.clone()))
+        rules::check_amount(signed, state, terms, accepted)
     }
 
     async fn allowance_state(
@@ -314,54 +295,53 @@ impl EscrowScheme {
 
     /// The highest cumulative accepted here or claimed on chain for the
     /// allowance's current generation.
-    async fn accepted(
-        &self,
-        state: &AllowanceState,
-        watermark: &mut Option<Watermark>,
-    ) -> Result<u64, Rejection> {
+    async fn accepted(&self, state: &AllowanceState) -> Result<u64, Rejection> {
         let generation = state.allowance.generation;
-        if watermark.is_none_or(|known| known.generation != generation) {
-            let stored = self
-                .store
-                .watermark(&state.address)
-                .await
-                .map_err(Rejection::verify_error)?
-                .filter(|stored| stored.generation == generation);
-            *watermark = Some(stored.unwrap_or(Watermark {
-                generation,
-                accepted: 0,
-                claimed: 0,
-            }));
-        }
-        let known = watermark.map_or(0, |known| known.accepted);
-        Ok(known.max(state.allowance.claimed))
+        let known = match self
+            .watermarks
+            .get(&state.address)
+            .filter(|known| known.generation == generation)
+        {
+            Some(known) => known,
+            None => {
+                let stored = self
+                    .store
+                    .watermark(&state.address)
+                    .await
+                    .map_err(Rejection::verify_error)?
+                    .filter(|stored| stored.generation == generation)
+                    .unwrap_or(Watermark {
+                        generation,
+                        accepted: 0,
+                        claimed: 0,
+                    });
+                self.watermarks.set(state.address, stored);
+                stored
+            }
+        };
+        Ok(known.accepted.max(state.allowance.claimed))
     }
 
-    /// The answer already given for this exact receipt, if it was accepted.
-    async fn replayed(&self, signed: &SignedReceipt) -> Result<Option<Settled>, Rejection> {
+    /// The proof issued for this exact receipt, if it was accepted.
+    async fn accepted_before(&self, signed: &SignedReceipt) -> Result<Option<String>, Rejection> {
         let receipt = signed.receipt;
         let stored = self
             .store
             .receipt(&receipt.allowance, receipt.generation, receipt.cumulative)
             .await
-            .map_err(Rejection::settle_error)?;
+            .map_err(Rejection::verify_error)?;
         Ok(stored
             .filter(|stored| stored.signature == signed.signature_base58())
-            .map(|stored| Settled {
-                payer: stored.payer,
-                amount: stored.amount,
-                allowance: receipt.allowance,
-                cumulative: receipt.cumulative,
-                generation: receipt.generation,
-                proof: stored.proof,
-            }))
+            .map(|stored| stored.proof))
     }
+}
 
-    fn ledger(&self, allowance: &Pubkey) -> Arc<tokio::sync::Mutex<Option<Watermark>>> {
-        let mut ledgers = self
-            .ledgers
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        ledgers.entry(*allowance).or_default().clone()
+/// A failed commit: 503 when the database said no (nothing was stored),
+/// 504 when the commit's outcome is unknown.
+fn commit_rejection(error: CommitError) -> Rejection {
+    if error.outcome_known {
+        Rejection::settle_error(error)
+    } else {
+        Rejection::outcome_unknown(error)
     }
 }

@@ -33,12 +33,21 @@ pub const MIN_INSTRUCTIONS: usize = 3;
 /// The most instructions a payment may have.
 pub const MAX_INSTRUCTIONS: usize = 7;
 
-/// The default ceiling on the compute unit limit a payment may request.
-pub const DEFAULT_MAX_COMPUTE_UNIT_LIMIT: u32 = 400_000;
+/// The highest compute unit limit the x402 `exact` scheme lets a facilitator accept.
+pub const X402_MAX_COMPUTE_UNIT_LIMIT: u32 = 400_000;
+
+/// The highest compute unit price the x402 `exact` scheme lets a facilitator
+/// accept, in micro-lamports per unit (5 lamports per unit).
+pub const X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS: u64 = 5_000_000;
+
+/// The default ceiling on the compute unit limit a payment may request: a
+/// token transfer with a memo needs a few tens of thousands.
+pub const DEFAULT_MAX_COMPUTE_UNIT_LIMIT: u32 = 200_000;
 
 /// The default ceiling on the compute unit price, in micro-lamports per unit
-/// (5 lamports per unit).
-pub const DEFAULT_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS: u64 = 5_000_000;
+/// (0.05 lamports per unit): with the default limit, at most 10,000 lamports
+/// of priority fee per settlement, paid by the facilitator.
+pub const DEFAULT_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS: u64 = 50_000;
 
 const COMPUTE_LIMIT_INDEX: usize = 0;
 const COMPUTE_PRICE_INDEX: usize = 1;
@@ -72,6 +81,17 @@ pub struct ExactLimits {
     pub max_compute_unit_limit: u32,
     /// The highest compute unit price accepted, in micro-lamports per unit.
     pub max_compute_unit_price_micro_lamports: u64,
+}
+
+impl ExactLimits {
+    /// The most a payment within these limits costs its fee payer, lamports:
+    /// two signatures and the priority fee.
+    pub fn max_fee_lamports(&self) -> u64 {
+        let priority = u128::from(self.max_compute_unit_limit)
+            * u128::from(self.max_compute_unit_price_micro_lamports);
+        let priority = u64::try_from(priority.div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        priority.saturating_add(2 * 5_000)
+    }
 }
 
 impl Default for ExactLimits {

@@ -1,5 +1,11 @@
 //! Verifying and settling x402 `exact` payments: check every rule, co-sign as
 //! fee payer, simulate, send, wait for `confirmed`, and prove the payment.
+//!
+//! Each transfer is recorded (pending) before it is sent, and ends once:
+//! settled with one proof, or failed. A payment seen before is answered from
+//! that record: settled ones as `duplicate_settlement` with their proof, and
+//! unfinished ones (a lost answer, a crash) are looked up on chain, sent again
+//! while they can still land, and finished here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +28,7 @@ use crate::proofs::{binding_for, ProofClaim, ProofIssuer};
 use crate::rejection::Rejection;
 use crate::store::{Store, TransferRecord, TransferStatus};
 use crate::x402::PaymentRequest;
+use crate::x402::Requirement;
 
 /// The scheme's name on the wire.
 pub const SCHEME: &str = "exact";
@@ -62,12 +69,13 @@ pub struct ExactScheme {
 }
 
 impl ExactScheme {
-    /// The scheme paying fees with `fee_payer`.
+    /// The scheme paying fees with `fee_payer`, within `limits`.
     pub fn new(
         rpc: Arc<RpcClient>,
         fee_payer: Arc<Keypair>,
         store: Store,
         proofs: Arc<ProofIssuer>,
+        limits: ExactLimits,
         confirm_timeout: Duration,
     ) -> Self {
         Self {
@@ -75,7 +83,7 @@ impl ExactScheme {
             fee_payer,
             store,
             proofs,
-            limits: ExactLimits::default(),
+            limits,
             confirm_timeout,
         }
     }
@@ -85,12 +93,39 @@ impl ExactScheme {
         self.fee_payer.pubkey()
     }
 
-    /// Checks every rule and simulates the co-signed transaction.
+    /// Checks every rule and simulates the co-signed transaction; a
+    /// transfer settled before is refused as a duplicate with its proof.
     pub async fn verify(&self, request: &PaymentRequest) -> Result<ExactVerified, Rejection> {
         let verified = self.co_sign(request)?;
+        let payer = verified.transfer.payer;
+        let signature = signature_of(&verified)?;
+        let known = self
+            .store
+            .transfer(&signature.to_string())
+            .await
+            .map_err(Rejection::verify_error)?;
+        match known {
+            Some((TransferStatus::Settled, proof)) => {
+                return Err(duplicate(proof.as_deref()).with_payer(payer))
+            }
+            Some((TransferStatus::Failed, _)) => return Err(failed_before().with_payer(payer)),
+            Some((TransferStatus::Pending, _)) => {
+                // Sent before, not finished: settling it again finishes it.
+                match self
+                    .lookup(&signature)
+                    .await
+                    .map_err(Rejection::verify_error)?
+                {
+                    Some(Ok(())) => return Ok(verified),
+                    Some(Err(error)) => return Err(failed_on_chain(&error).with_payer(payer)),
+                    None => {}
+                }
+            }
+            None => {}
+        }
         self.simulate(&verified.transaction)
             .await
-            .map_err(|rejection| rejection.with_payer(verified.transfer.payer))?;
+            .map_err(|rejection| rejection.with_payer(payer))?;
         Ok(verified)
     }
 
@@ -128,26 +163,23 @@ impl ExactScheme {
         })
     }
 
-    /// Checks, refuses a transaction seen before, simulates, sends, waits for
-    /// `confirmed`, and proves the payment.
+    /// Checks, records the transfer as pending, simulates, sends, waits for
+    /// `confirmed`, and proves the payment. A transfer seen before is
+    /// answered from its record (see the module documentation).
     pub async fn settle(
         &self,
         request: &PaymentRequest,
         now: i64,
     ) -> Result<ExactSettled, Rejection> {
         let verified = self.co_sign(request)?;
-        let transfer = verified.transfer;
-        let signature = verified
-            .transaction
-            .signatures
-            .first()
-            .copied()
-            .ok_or_else(|| Rejection::settle_error("co-signed transaction has no signature"))?;
+        let transfer = verified.transfer.clone();
+        let payer = transfer.payer;
+        let signature = signature_of(&verified)?;
         let first_seen = self
             .store
             .begin_transfer(&TransferRecord {
                 signature: signature.to_string(),
-                payer: transfer.payer,
+                payer,
                 pay_to: request.requirement.pay_to,
                 mint: transfer.mint,
                 amount: transfer.amount,
@@ -157,11 +189,10 @@ impl ExactScheme {
             .await
             .map_err(Rejection::settle_error)?;
         if !first_seen {
-            return Err(Rejection::new(
-                "duplicate_settlement",
-                format!("transaction {signature} was already submitted for settlement"),
-            )
-            .with_payer(transfer.payer));
+            return self
+                .resume(request, &verified, &signature, now)
+                .await
+                .map_err(|rejection| rejection.with_payer(payer));
         }
         if let Err(rejection) = self.simulate(&verified.transaction).await {
             // It was never sent, so the same transaction may be tried again.
@@ -169,42 +200,131 @@ impl ExactScheme {
                 .forget_transfer(&signature.to_string())
                 .await
                 .map_err(Rejection::settle_error)?;
-            return Err(rejection.with_payer(transfer.payer));
+            return Err(rejection.with_payer(payer));
         }
-        if let Err(rejection) = self
-            .send_and_confirm(&verified.transaction, &signature)
+        self.send_and_confirm(&verified.transaction, &signature)
             .await
+            .map_err(|rejection| rejection.with_payer(payer))?;
+        self.prove(&request.requirement, request, &transfer, &signature, now)
+            .await
+            .map_err(|rejection| rejection.with_payer(payer))
+    }
+
+    /// A transfer recorded before: its stored outcome, or, while unfinished,
+    /// its outcome on chain (sending it again while it can still land).
+    async fn resume(
+        &self,
+        request: &PaymentRequest,
+        verified: &ExactVerified,
+        signature: &Signature,
+        now: i64,
+    ) -> Result<ExactSettled, Rejection> {
+        let known = self
+            .store
+            .transfer(&signature.to_string())
+            .await
+            .map_err(Rejection::settle_error)?;
+        match known {
+            Some((TransferStatus::Settled, proof)) => return Err(duplicate(proof.as_deref())),
+            Some((TransferStatus::Failed, _)) => return Err(failed_before()),
+            Some((TransferStatus::Pending, _)) => {}
+            None => {
+                return Err(Rejection::settle_error(
+                    "a transfer record vanished while being settled",
+                ))
+            }
+        }
+        match self
+            .lookup(signature)
+            .await
+            .map_err(Rejection::outcome_unknown)?
         {
-            if rejection.reason == "transaction_failed" {
-                self.finish(&signature, TransferStatus::Failed, None)
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                self.finish(signature, TransferStatus::Failed, None).await?;
+                return Err(failed_on_chain(&error));
+            }
+            None => {
+                let blockhash = *verified.transaction.message.recent_blockhash();
+                let landable = self
+                    .rpc
+                    .is_blockhash_valid(&blockhash, CommitmentConfig::processed())
+                    .await
+                    .map_err(Rejection::outcome_unknown)?;
+                if !landable {
+                    self.finish(signature, TransferStatus::Failed, None).await?;
+                    return Err(Rejection::new(
+                        "transaction_expired",
+                        "the transaction never landed and its blockhash expired; nothing was charged",
+                    ));
+                }
+                self.send_and_confirm(&verified.transaction, signature)
                     .await?;
             }
-            return Err(rejection.with_payer(transfer.payer));
         }
+        self.prove(
+            &request.requirement,
+            request,
+            &verified.transfer,
+            signature,
+            now,
+        )
+        .await
+    }
+
+    /// Issues the proof of a confirmed transfer and records it: the first
+    /// to record wins, any other caller gets the recorded proof as a duplicate.
+    async fn prove(
+        &self,
+        requirement: &Requirement,
+        request: &PaymentRequest,
+        transfer: &ExactTransfer,
+        signature: &Signature,
+        now: i64,
+    ) -> Result<ExactSettled, Rejection> {
         let proof = self
             .proofs
             .issue(
                 ProofClaim {
                     scheme: Scheme::Exact,
                     payer: transfer.payer,
-                    pay_to: request.requirement.pay_to,
+                    pay_to: requirement.pay_to,
                     asset: transfer.mint,
                     amount: transfer.amount,
                     binding: binding_for(
                         request.binding.as_ref(),
                         request.payment.resource.as_deref(),
                     ),
-                    settlement: Settlement::Transaction(signature.into()),
+                    settlement: Settlement::Transaction((*signature).into()),
                 },
                 now,
             )
-            .map_err(Rejection::settle_error)?;
-        self.finish(&signature, TransferStatus::Settled, Some(&proof))
-            .await?;
+            // Landed on chain but not proven here: a retry finishes it.
+            .map_err(Rejection::outcome_unknown)?;
+        let recorded = self
+            .store
+            .finish_transfer(
+                &signature.to_string(),
+                TransferStatus::Settled,
+                Some(&proof),
+            )
+            .await
+            .map_err(Rejection::outcome_unknown)?;
+        if !recorded {
+            let stored = self
+                .store
+                .transfer(&signature.to_string())
+                .await
+                .map_err(Rejection::outcome_unknown)?;
+            return Err(match stored {
+                Some((TransferStatus::Settled, proof)) => duplicate(proof.as_deref()),
+                _ => failed_before(),
+            });
+        }
         Ok(ExactSettled {
             payer: transfer.payer,
             amount: transfer.amount,
-            signature,
+            signature: *signature,
             proof,
         })
     }
@@ -278,30 +398,28 @@ impl ExactScheme {
             skip_preflight: true,
             ..RpcSendTransactionConfig::default()
         };
+        // Whether a failed send reached the chain is unknown: the transfer
+        // stays pending and a retry looks it up.
         self.rpc
             .send_transaction_with_config(transaction, config)
             .await
-            .map_err(Rejection::settle_error)?;
+            .map_err(Rejection::outcome_unknown)?;
         let deadline = tokio::time::Instant::now() + self.confirm_timeout;
         loop {
-            let statuses = self
-                .rpc
-                .get_signature_statuses(&[*signature])
+            match self
+                .lookup(signature)
                 .await
-                .map_err(Rejection::settle_error)?;
-            if let Some(Some(status)) = statuses.value.into_iter().next() {
-                if let Some(error) = status.err {
-                    return Err(Rejection::new(
-                        "transaction_failed",
-                        format!("the transaction failed on chain: {error}"),
-                    ));
+                .map_err(Rejection::outcome_unknown)?
+            {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(error)) => {
+                    self.finish(signature, TransferStatus::Failed, None).await?;
+                    return Err(failed_on_chain(&error));
                 }
-                if status.satisfies_commitment(CommitmentConfig::confirmed()) {
-                    return Ok(());
-                }
+                None => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Rejection::settle_error(format!(
+                return Err(Rejection::outcome_unknown(format!(
                     "transaction {signature} not confirmed in time"
                 )));
             }
@@ -309,6 +427,25 @@ impl ExactScheme {
         }
     }
 
+    /// The transaction's outcome once `confirmed`: `Ok`, or the chain's error.
+    async fn lookup(
+        &self,
+        signature: &Signature,
+    ) -> Result<Option<Result<(), String>>, solana_rpc_client_api::client_error::Error> {
+        let statuses = self.rpc.get_signature_statuses(&[*signature]).await?;
+        Ok(match statuses.value.into_iter().next().flatten() {
+            Some(status) if status.err.is_some() => Some(Err(status
+                .err
+                .map(|error| error.to_string())
+                .unwrap_or_default())),
+            Some(status) if status.satisfies_commitment(CommitmentConfig::confirmed()) => {
+                Some(Ok(()))
+            }
+            _ => None,
+        })
+    }
+
+    /// Records that a pending transfer failed.
     async fn finish(
         &self,
         signature: &Signature,
@@ -318,8 +455,40 @@ impl ExactScheme {
         self.store
             .finish_transfer(&signature.to_string(), status, proof)
             .await
+            .map(|_| ())
             .map_err(Rejection::settle_error)
     }
+}
+
+/// The fee payer's signature: the transaction's id, known before sending.
+fn signature_of(verified: &ExactVerified) -> Result<Signature, Rejection> {
+    verified
+        .transaction
+        .signatures
+        .first()
+        .copied()
+        .ok_or_else(|| Rejection::settle_error("co-signed transaction has no signature"))
+}
+
+fn duplicate(proof: Option<&str>) -> Rejection {
+    Rejection::duplicate(
+        "this transaction was settled before; its proof is in extensions.paytab.proof",
+        proof,
+    )
+}
+
+fn failed_before() -> Rejection {
+    Rejection::new(
+        "transaction_failed",
+        "this transaction failed before; nothing was charged",
+    )
+}
+
+fn failed_on_chain(error: &str) -> Rejection {
+    Rejection::new(
+        "transaction_failed",
+        format!("the transaction failed on chain: {error}; nothing was charged"),
+    )
 }
 
 fn rule_rejection(error: super::rules::ExactRuleError) -> Rejection {

@@ -6,7 +6,10 @@ use sqlx::Row;
 use super::{Store, StoreError};
 
 /// Every migration, oldest first. Never edit one that has shipped; add another.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "receipts, claims, transfers, resources", V1)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "receipts, claims, transfers, resources", V1),
+    (2, "heartbeat", V2),
+];
 
 const V1: &str = "
 CREATE TABLE watermarks (
@@ -68,6 +71,13 @@ CREATE TABLE resources (
     accepts TEXT NOT NULL,
     metadata TEXT NOT NULL,
     last_updated BIGINT NOT NULL
+);
+";
+
+const V2: &str = "
+CREATE TABLE heartbeat (
+    id BIGINT PRIMARY KEY,
+    checked_at BIGINT NOT NULL
 );
 ";
 

@@ -20,11 +20,12 @@ mod records;
 use std::str::FromStr;
 use std::time::Duration;
 
+use paytab_protocol::private_file;
 use solana_pubkey::Pubkey;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Connection, Database, QueryBuilder, Row};
 
 pub use records::{
     AcceptedReceipt, ClaimEntry, ClaimRecord, ClaimStatus, ResourceRecord, StoredReceipt,
@@ -43,6 +44,20 @@ pub enum StoreError {
     /// A value does not fit the schema (amounts above `i64::MAX`).
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),
+    /// The database file could not be created.
+    #[error("database file: {0}")]
+    File(#[from] std::io::Error),
+}
+
+/// A connection goes back to the pool only outside any transaction. A
+/// transaction whose COMMIT failed (a full disk: SQLite rolls it back itself,
+/// so the driver's own ROLLBACK fails too) would otherwise stay open on that
+/// connection, and every later "commit" on it would only release a savepoint:
+/// answered, never durable. Such a connection is closed instead.
+async fn returnable<DB: Database>(connection: &mut DB::Connection) -> Result<bool, sqlx::Error> {
+    // The ping is queued behind any rollback the dropped transaction sent.
+    connection.ping().await?;
+    Ok(!connection.is_in_transaction())
 }
 
 /// The facilitator's database.
@@ -62,11 +77,16 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_release(|connection, _| Box::pin(returnable::<sqlx::Postgres>(connection)))
                 .connect(url)
                 .await?;
             Self::Postgres(pool)
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            // Receipts and proofs: readable by the facilitator's user only.
+            if !path.starts_with(':') && !path.contains("mode=memory") {
+                private_file::create(std::path::Path::new(path.split('?').next().unwrap_or(path)))?;
+            }
             let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -74,12 +94,36 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                .after_release(|connection, _| Box::pin(returnable::<sqlx::Sqlite>(connection)))
                 .connect_with(options)
                 .await?;
             Self::Sqlite(pool)
         };
         migrations::apply(&store).await?;
         Ok(store)
+    }
+
+    /// Whether a failed commit certainly stored nothing: always for SQLite
+    /// (embedded: a COMMIT either happened or not), and for PostgreSQL when
+    /// the server refused it; a connection lost during COMMIT leaves it unknown.
+    pub fn commit_outcome_known(&self, error: &StoreError) -> bool {
+        match (self, error) {
+            (Self::Sqlite(_), _) => true,
+            (Self::Postgres(_), StoreError::Database(sqlx::Error::Database(_))) => true,
+            (Self::Postgres(_), StoreError::Database(_)) => false,
+            (Self::Postgres(_), _) => true,
+        }
+    }
+
+    /// Writes one row: fails when the database cannot be written (a full
+    /// disk, a read-only file, a lost server).
+    pub async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO heartbeat (id, checked_at) VALUES (1, $1) \
+                   ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(now).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Which database this is, for logs.
@@ -414,23 +458,46 @@ impl Store {
         Ok(())
     }
 
-    /// Ends an `exact` transfer with its outcome and, when settled, its proof.
+    /// Ends a pending `exact` transfer with its outcome and, when settled,
+    /// its proof. `false` if it was not pending (another request ended it):
+    /// one transfer gets one outcome and one proof.
     pub async fn finish_transfer(
         &self,
         signature: &str,
         status: TransferStatus,
         proof: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let sql = "UPDATE transfers SET status = $2, proof = $3 WHERE signature = $1";
-        on_pool!(self, pool => {
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE transfers SET status = $2, proof = $3 \
+                   WHERE signature = $1 AND status = 'pending'";
+        let updated = on_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(signature)
                 .bind(status.as_str())
                 .bind(proof)
                 .execute(pool)
-                .await?;
+                .await?
+                .rows_affected()
         });
-        Ok(())
+        Ok(updated == 1)
+    }
+
+    /// Where an `exact` transfer stands, and its proof once settled.
+    pub async fn transfer(
+        &self,
+        signature: &str,
+    ) -> Result<Option<(TransferStatus, Option<String>)>, StoreError> {
+        let sql = "SELECT status, proof FROM transfers WHERE signature = $1";
+        let row = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(signature)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| -> Result<_, StoreError> {
+                    let status = TransferStatus::parse(&row.try_get::<String, _>("status")?)?;
+                    Ok((status, row.try_get::<Option<String>, _>("proof")?))
+                })
+        });
+        row.transpose()
     }
 
     /// Registers or refreshes a paid resource for discovery.

@@ -170,6 +170,16 @@ impl TransferStatus {
             Self::Failed => "failed",
         }
     }
+
+    /// The status of a stored name.
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "pending" => Ok(Self::Pending),
+            "settled" => Ok(Self::Settled),
+            "failed" => Ok(Self::Failed),
+            other => Err(StoreError::Corrupt(format!("transfer status {other:?}"))),
+        }
+    }
 }
 
 /// An `exact` transfer the facilitator co-signed.

@@ -213,7 +213,15 @@ async fn health_metrics_and_request_ids_are_served() {
     one_proof(&world).await;
     let (status, health) = world.get("/healthz").await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
-    let metrics = world.http.get(world.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        health["checks"],
+        serde_json::json!({"chain": "ok", "store": "ok"})
+    );
+    let metrics = world
+        .as_operator(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
     assert!(metrics.headers().contains_key("x-request-id"));
     let text = metrics.text().await.unwrap();
     assert!(

@@ -30,7 +30,7 @@ async fn pay(world: &World, provider: &Pubkey, payer: &mut Payer, price: u64, co
 /// A world without a background claimer and one payer for a new provider.
 async fn world_with_payer() -> (World, Pubkey, Payer) {
     let world = World::start().await;
-    let provider = world.wallet(0).await.pubkey();
+    let provider = world.provider().await.pubkey();
     let payer = world.payer(&provider, Terms::default()).await;
     (world, provider, payer)
 }
@@ -38,7 +38,7 @@ async fn world_with_payer() -> (World, Pubkey, Payer) {
 #[tokio::test]
 async fn the_claimer_pays_each_provider_exactly_what_was_accepted_in_batches() {
     let world = World::start().await;
-    let providers = [world.wallet(0).await, world.wallet(0).await];
+    let providers = [world.provider().await, world.provider().await];
     let mut owed: HashMap<Pubkey, u64> = HashMap::new();
     // Nine payers for the first provider (two transactions), two for the second.
     for (index, count) in [(0usize, 9u64), (1, 2)] {
@@ -113,7 +113,6 @@ async fn signed_claim(world: &World, provider: Pubkey, payer: &Payer) -> (Transa
         provider,
         mint: world.mint(),
         token_program: spl_token_interface::ID,
-        create_account: true,
     };
     let instructions = claim_instructions(&world.facilitator_key, &target, &[entry], now() + 300);
     let (blockhash, last_valid) = world
@@ -249,7 +248,7 @@ async fn the_background_claimer_pays_providers_without_being_asked() {
         }
     })
     .await;
-    let provider = world.wallet(0).await.pubkey();
+    let provider = world.provider().await.pubkey();
     let mut payer = world.payer(&provider, Terms::default()).await;
     let owed = pay(&world, &provider, &mut payer, 7_000, 3).await;
     let mut balance = 0;

@@ -122,12 +122,33 @@ async fn a_receipt_for_the_next_price_settles_with_a_proof_that_verifies_against
 }
 
 #[tokio::test]
-async fn settling_the_same_receipt_again_returns_the_same_answer_and_moves_nothing() {
+async fn a_receipt_sent_again_is_a_duplicate_carrying_its_first_proof_and_moves_nothing() {
     let (world, provider, mut payer) = world_with_payer(Terms::default()).await;
     let receipt = payer.next_receipt(PRICE);
     let first = settle(&world, &provider, receipt.clone()).await;
-    let again = settle(&world, &provider, receipt).await;
-    assert_eq!(first, again);
+    assert_eq!(first["success"], true, "{first}");
+    let proof = &first["extensions"]["paytab"]["proof"];
+
+    let again = settle(&world, &provider, receipt.clone()).await;
+    assert_eq!(
+        again["success"], false,
+        "never a second settlement: {again}"
+    );
+    assert_eq!(again["errorReason"], "duplicate_settlement");
+    assert_eq!(
+        &again["extensions"]["paytab"]["proof"], proof,
+        "the answer can be recovered"
+    );
+
+    let body = world.body(
+        &world.escrow_requirement(&provider.pubkey(), PRICE),
+        receipt,
+    );
+    let (status, verified) = world.post("/verify", &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(verified["isValid"], false);
+    assert_eq!(verified["invalidReason"], "duplicate_settlement");
+    assert_eq!(&verified["extensions"]["paytab"]["proof"], proof);
     assert_eq!(accepted(&world, &payer).await, PRICE);
     world.shutdown().await;
 }
@@ -393,11 +414,14 @@ async fn concurrent_receipts_on_one_allowance_settle_exactly_once() {
             answer
         }));
     }
-    let mut winners = std::collections::HashSet::new();
+    let mut winners = Vec::new();
+    let mut duplicates = Vec::new();
     for task in tasks {
         let answer = task.await.unwrap();
         if answer["success"] == true {
-            winners.insert(answer["extensions"]["paytab"]["proof"].clone());
+            winners.push(answer["extensions"]["paytab"]["proof"].clone());
+        } else if answer["errorReason"] == "duplicate_settlement" {
+            duplicates.push(answer["extensions"]["paytab"]["proof"].clone());
         } else {
             assert_eq!(
                 answer["errorReason"], "invalid_escrow_payload_stale_cumulative",
@@ -405,7 +429,11 @@ async fn concurrent_receipts_on_one_allowance_settle_exactly_once() {
             );
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one receipt is accepted");
+    assert_eq!(winners.len(), 1, "exactly one settlement: {winners:?}");
+    assert!(
+        duplicates.iter().all(|proof| *proof == winners[0]),
+        "copies of the winner carry its proof"
+    );
     assert_eq!(accepted(&world, &payer).await, PRICE);
     world.shutdown().await;
 }

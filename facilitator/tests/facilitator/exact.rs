@@ -20,19 +20,19 @@ const PRICE: u64 = 25_000;
 const MEMO_PROGRAM: Pubkey = Pubkey::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
 
 /// A payer with tokens and a provider with a token account.
-struct Parties {
-    payer: Keypair,
-    provider: Keypair,
+pub(crate) struct Parties {
+    pub(crate) payer: Keypair,
+    pub(crate) provider: Keypair,
 }
 
-async fn parties(world: &World) -> Parties {
+pub(crate) async fn parties(world: &World) -> Parties {
     Parties {
         payer: world.wallet(USDC).await,
         provider: world.wallet(1).await,
     }
 }
 
-fn requirement(world: &World, pay_to: &Pubkey, amount: u64) -> Value {
+pub(crate) fn requirement(world: &World, pay_to: &Pubkey, amount: u64) -> Value {
     json!({
         "scheme": "exact",
         "network": world.network(),
@@ -45,7 +45,11 @@ fn requirement(world: &World, pay_to: &Pubkey, amount: u64) -> Value {
 }
 
 /// The instructions an honest client sends.
-fn honest_instructions(world: &World, parties: &Parties, amount: u64) -> Vec<Instruction> {
+pub(crate) fn honest_instructions(
+    world: &World,
+    parties: &Parties,
+    amount: u64,
+) -> Vec<Instruction> {
     let transfer = spl_token_interface::instruction::transfer_checked(
         &spl_token_interface::ID,
         &world.ata(&parties.payer.pubkey()),
@@ -74,7 +78,7 @@ fn rand_u128() -> u128 {
 }
 
 /// An honest payment of `PRICE`, signed by the payer, ready to send.
-async fn honest_wire(world: &World, parties: &Parties) -> String {
+pub(crate) async fn honest_wire(world: &World, parties: &Parties) -> String {
     wire(
         world,
         &honest_instructions(world, parties, PRICE),
@@ -84,7 +88,11 @@ async fn honest_wire(world: &World, parties: &Parties) -> String {
 }
 
 /// Base64 of a v0 transaction paid by the facilitator and signed by `signers` only.
-async fn wire(world: &World, instructions: &[Instruction], signers: &[&Keypair]) -> String {
+pub(crate) async fn wire(
+    world: &World,
+    instructions: &[Instruction],
+    signers: &[&Keypair],
+) -> String {
     let blockhash = world.rpc.get_latest_blockhash().await.unwrap();
     let message = v0::Message::try_compile(
         &world.facilitator_key.pubkey(),
@@ -162,16 +170,24 @@ async fn an_exact_payment_settles_on_chain_and_its_proof_names_the_transaction()
 }
 
 #[tokio::test]
-async fn settling_the_same_transaction_twice_is_refused_as_a_duplicate() {
+async fn a_transaction_settled_once_is_a_duplicate_carrying_its_first_proof() {
     let world = World::start().await;
     let parties = parties(&world).await;
     let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
     let transaction = honest_wire(&world, &parties).await;
     let first = post(&world, "/settle", &requirement, transaction.clone()).await;
     assert_eq!(first["success"], true, "{first}");
-    let again = post(&world, "/settle", &requirement, transaction).await;
+    let proof = &first["extensions"]["paytab"]["proof"];
+    let again = post(&world, "/settle", &requirement, transaction.clone()).await;
     assert_eq!(again["success"], false);
     assert_eq!(again["errorReason"], "duplicate_settlement", "{again}");
+    assert_eq!(&again["extensions"]["paytab"]["proof"], proof);
+    let verified = post(&world, "/verify", &requirement, transaction).await;
+    assert_eq!(
+        verified["invalidReason"], "duplicate_settlement",
+        "{verified}"
+    );
+    assert_eq!(&verified["extensions"]["paytab"]["proof"], proof);
     assert_eq!(
         world.token_balance(&parties.provider.pubkey()).await,
         1 + PRICE

@@ -1,6 +1,7 @@
 //! The facilitator's integration tests, one binary (each test binary links the
 //! whole Agave runtime): the HTTP surface, the `exact` and `escrow` schemes,
-//! the claimer, crash recovery and the store.
+//! the claimer, crash recovery, faults underneath, what unknown callers can
+//! cost, and the store.
 
 // Test code fails loudly on anything unexpected.
 #![allow(clippy::unwrap_used)]
@@ -12,4 +13,6 @@ mod claims;
 mod crash;
 mod escrow;
 mod exact;
+mod faults;
+mod operator_costs;
 mod store;

@@ -70,8 +70,16 @@ pub fn get_fee_for_message(chain: &Chain, params: &Params) -> Result<Value, RpcE
     with_context(chain, bank.get_fee_for_message(&sanitized))
 }
 
+/// The largest account a Solana program may allocate, bytes.
+const MAX_ACCOUNT_DATA_LENGTH: usize = 10 * 1024 * 1024;
+
 pub fn get_minimum_balance(chain: &Chain, params: &Params) -> Result<Value, RpcError> {
     let length: usize = params.required(0, "data length")?;
+    if length > MAX_ACCOUNT_DATA_LENGTH {
+        return Err(RpcError::invalid_params(format!(
+            "Invalid params: data length {length} is above the {MAX_ACCOUNT_DATA_LENGTH}-byte account limit"
+        )));
+    }
     Ok(json!(chain
         .bank()
         .get_minimum_balance_for_rent_exemption(length)))

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::chain::Chain;
 use error::RpcError;
@@ -24,11 +25,20 @@ use params::Params;
 pub const MAX_REQUEST_BODY_SIZE: usize = 50 * 1024;
 
 /// The router serving JSON-RPC on `POST /` and, as a validator, `GET /health`.
+/// A handler that panics (a bug) answers a JSON-RPC internal error; the
+/// connection is never dropped.
 pub fn router(chain: Arc<Chain>) -> Router {
     Router::new()
         .route("/", post(handle))
         .route("/health", get(|| async { "ok" }))
         .with_state(chain)
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a JSON-RPC handler panicked");
+                let error = RpcError::new(-32603, "Internal error");
+                Json(failure(Value::Null, &error)).into_response()
+            },
+        ))
 }
 
 async fn handle(State(chain): State<Arc<Chain>>, body: Body) -> Response {

@@ -25,45 +25,112 @@ fn provider_of(context: &Context, provider: Option<Pubkey>) -> Result<Pubkey, Cl
     }
 }
 
-/// `GET {facilitator}/claims/{provider}`: raw units owed and not yet claimed.
-async fn owed(
-    http: &reqwest::Client,
-    facilitator: &str,
-    provider: &Pubkey,
-) -> Result<(u64, u64), CliError> {
-    let answer: Value = http
-        .get(format!(
-            "{}/claims/{provider}",
-            facilitator.trim_end_matches('/')
+/// A facilitator's claims endpoints, which answer its operator only.
+pub struct Facilitator {
+    url: String,
+    operator_token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Facilitator {
+    /// The facilitator at `url`, asked with `operator_token`.
+    pub fn new(url: &str, operator_token: Option<String>) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            operator_token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.url));
+        match &self.operator_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends `request` and reads its JSON answer, which must be a success.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, CliError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.unreachable(error))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(CliError::new(format!(
+                "the facilitator at {} refused ({status}): {}",
+                self.url,
+                body["message"].as_str().unwrap_or("operator only")
+            ))
+            .hint("claims are the facilitator operator's: pass --operator-token or set PAYTAB_OPERATOR_TOKEN"));
+        }
+        if !status.is_success() {
+            return Err(CliError::new(format!(
+                "the facilitator at {} answered {status}: {}",
+                self.url,
+                body["message"].as_str().unwrap_or("no reason given")
+            )));
+        }
+        Ok(body)
+    }
+
+    fn unreachable(&self, error: impl std::fmt::Display) -> CliError {
+        CliError::new(format!(
+            "the facilitator at {} did not answer: {error}",
+            self.url
         ))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|error| facilitator_error(facilitator, error))?
-        .json()
-        .await
-        .map_err(|error| facilitator_error(facilitator, error))?;
+        .hint("pass the facilitator your gateway uses with --facilitator URL")
+    }
+}
+
+/// `GET {facilitator}/claims/{provider}`: raw units owed and not yet
+/// claimed, over how many allowances, and the mints lacking a token account.
+async fn owed(
+    facilitator: &Facilitator,
+    provider: &Pubkey,
+) -> Result<(u64, u64, Vec<String>), CliError> {
+    let answer = facilitator
+        .answer(facilitator.request(reqwest::Method::GET, &format!("/claims/{provider}")))
+        .await?;
     let unclaimed = answer["unclaimed"]
         .as_str()
         .and_then(|text| text.parse().ok())
         .unwrap_or(0);
-    Ok((unclaimed, answer["allowances"].as_u64().unwrap_or(0)))
-}
-
-fn facilitator_error(url: &str, error: impl std::fmt::Display) -> CliError {
-    CliError::new(format!("the facilitator at {url} did not answer: {error}"))
-        .hint("pass the facilitator your gateway uses with --facilitator URL")
+    let missing = answer["missingTokenAccounts"]
+        .as_array()
+        .map(|mints| {
+            mints
+                .iter()
+                .filter_map(|mint| mint.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        unclaimed,
+        answer["allowances"].as_u64().unwrap_or(0),
+        missing,
+    ))
 }
 
 /// `paytab provider claim`: one claim round at the facilitator, with progress.
 pub async fn claim(
     context: &Context,
-    facilitator: &str,
+    facilitator: &Facilitator,
     provider: Option<Pubkey>,
 ) -> Result<(), CliError> {
     let provider = provider_of(context, provider)?;
-    let http = reqwest::Client::new();
-    let (unclaimed, allowances) = owed(&http, facilitator, &provider).await?;
+    let (unclaimed, allowances, missing) = owed(facilitator, &provider).await?;
+    if !missing.is_empty() {
+        return Err(CliError::new(format!(
+            "{provider} has no token account for {}: the facilitator does not pay its rent",
+            missing.join(", ")
+        ))
+        .hint(
+            "create it (e.g. spl-token create-account MINT --owner PROVIDER), then claim again",
+        ));
+    }
     let spinner = (!context.json).then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -76,23 +143,14 @@ pub async fn claim(
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
-    let answer = http
-        .post(format!("{}/claims", facilitator.trim_end_matches('/')))
-        .send()
-        .await
-        .map_err(|error| facilitator_error(facilitator, error))?;
-    let status = answer.status();
-    let round: Value = answer.json().await.unwrap_or_default();
+    let round = facilitator
+        .answer(facilitator.request(reqwest::Method::POST, "/claims"))
+        .await;
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    if !status.is_success() {
-        return Err(CliError::new(format!(
-            "the claim round failed ({status}): {}",
-            round["message"].as_str().unwrap_or("no reason given")
-        )));
-    }
-    let (left, _) = owed(&http, facilitator, &provider).await?;
+    let round = round?;
+    let (left, _, _) = owed(facilitator, &provider).await?;
     let paid = round["paid"]
         .as_str()
         .and_then(|text| text.parse::<u64>().ok())
@@ -118,7 +176,7 @@ pub async fn claim(
 /// `paytab provider earnings`: claimed on chain, in the wallet, and owed.
 pub async fn earnings(
     context: &Context,
-    facilitator: Option<&str>,
+    facilitator: Option<&Facilitator>,
     provider: Option<Pubkey>,
 ) -> Result<(), CliError> {
     let provider = provider_of(context, provider)?;
@@ -144,7 +202,7 @@ pub async fn earnings(
         .fold(0u64, |total, allowance| total.saturating_add(allowance.cap));
     let balance = token_balance(&rpc, &provider, &mint, &token_program).await;
     let owed = match facilitator {
-        Some(url) => Some(owed(&reqwest::Client::new(), url, &provider).await?.0),
+        Some(facilitator) => Some(owed(facilitator, &provider).await?.0),
         None => None,
     };
     emit(

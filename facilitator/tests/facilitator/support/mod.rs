@@ -28,6 +28,10 @@ use std::sync::Arc;
 
 /// One USDC in raw units.
 pub const USDC: u64 = 1_000_000;
+/// The API key the tests' resource server presents.
+pub const API_KEY: &str = "tests-api-key";
+/// The operator's token.
+pub const OPERATOR_TOKEN: &str = "tests-operator-token";
 /// Short slots keep tests quick.
 pub const SLOT_MS: u64 = 40;
 
@@ -98,7 +102,7 @@ impl World {
             rpc,
             facilitator: None,
             facilitator_key,
-            http: reqwest::Client::new(),
+            http: client_with_key(API_KEY),
             dir,
         };
         world.fund_sol(&world.facilitator_key.pubkey()).await;
@@ -108,13 +112,17 @@ impl World {
         world
     }
 
-    /// Default settings against this world's chain and database.
+    /// Default settings against this world's chain and database, with the
+    /// tests' client key and operator token.
     pub fn settings(&self) -> Settings {
-        Settings::new(
+        let mut settings = Settings::new(
             self.localnet.rpc_url(),
             self.database(),
             self.facilitator_key.insecure_clone(),
         )
+        .with_client("tests", API_KEY);
+        settings.access.operator_token = Some(OPERATOR_TOKEN.into());
+        settings
     }
 
     /// The SQLite file.
@@ -156,8 +164,13 @@ impl World {
         self.facilitator = Some(Facilitator::start(settings).await.unwrap());
     }
 
-    /// A claimer like the facilitator's, run by hand.
+    /// A claimer like the facilitator's, run by hand, claiming any amount.
     pub fn claimer(&self) -> Claimer {
+        self.claimer_with_minimum(0)
+    }
+
+    /// A claimer run by hand that sends only claims of at least `min_claim`.
+    pub fn claimer_with_minimum(&self, min_claim: u64) -> Claimer {
         let rpc = Arc::new(RpcClient::new_with_commitment(
             self.localnet.rpc_url(),
             CommitmentConfig::confirmed(),
@@ -168,6 +181,7 @@ impl World {
             Arc::new(self.facilitator_key.insecure_clone()),
             ClaimerConfig {
                 confirm_timeout: Duration::from_secs(10),
+                min_claim,
                 ..ClaimerConfig::default()
             },
         )
@@ -190,6 +204,14 @@ impl World {
                 .unwrap();
             self.wait(&signature).await;
         }
+        wallet
+    }
+
+    /// A provider: a wallet with SOL and an empty token account for the test mint.
+    pub async fn provider(&self) -> Keypair {
+        let wallet = self.wallet(0).await;
+        let signature = self.localnet.chain.mint_usdc(&wallet.pubkey(), 0).unwrap();
+        self.wait(&signature).await;
         wallet
     }
 
@@ -303,6 +325,21 @@ impl World {
         (status, response.json().await.unwrap())
     }
 
+    /// `method path` with the operator's token.
+    pub fn as_operator(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(OPERATOR_TOKEN)
+    }
+
+    /// The facilitator fee payer's SOL, lamports.
+    pub async fn fee_payer_lamports(&self) -> u64 {
+        self.rpc
+            .get_balance(&self.facilitator_key.pubkey())
+            .await
+            .unwrap()
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(facilitator) = self.facilitator.take() {
             facilitator.shutdown().await;
@@ -343,6 +380,78 @@ impl Payer {
         self.signed += amount;
         self.receipt(self.signed)
     }
+}
+
+/// A tiny tmpfs of its own (root only), to fill up in tests; unmounted on drop.
+pub struct TinyDisk {
+    dir: tempfile::TempDir,
+}
+
+impl TinyDisk {
+    /// Mounts `kib` KiB of tmpfs; `None` where mounting is not permitted
+    /// (then the caller skips, unless CI must run it).
+    pub fn mount(kib: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if mounted {
+            return Some(Self { dir });
+        }
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "CI=true but a tmpfs cannot be mounted here: the full-disk tests need root"
+        );
+        eprintln!("cannot mount a tmpfs (not root?): full-disk test skipped");
+        None
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Fills the disk but for about `leave` bytes.
+    pub fn fill(&self, leave: u64) {
+        use std::io::Write;
+        let path = self.path("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        while file
+            .write_all(&chunk)
+            .and_then(|()| file.sync_all())
+            .is_ok()
+        {}
+        let written = std::fs::metadata(&path).unwrap().len();
+        file.set_len(written.saturating_sub(leave)).unwrap();
+        file.sync_all().unwrap();
+    }
+
+    /// Frees what [`TinyDisk::fill`] took.
+    pub fn free(&self) {
+        std::fs::remove_file(self.path("filler")).unwrap();
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// An HTTP client presenting `key` as its bearer token.
+pub fn client_with_key(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Unix seconds now.

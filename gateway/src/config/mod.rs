@@ -25,160 +25,13 @@
 //! free = true
 //! ```
 
-use serde::Deserialize;
+mod file;
+
 use solana_pubkey::Pubkey;
 
 use crate::routes::{MethodFilter, PathPattern, PatternError};
-
-/// How a client may pay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PayScheme {
-    /// paytab escrow receipts (x402 scheme `escrow`).
-    Escrow,
-    /// x402 `exact` transfers.
-    Exact,
-    /// MPP `charge`.
-    Mpp,
-}
-
-/// The file as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// Address to listen on.
-    #[serde(default = "default_listen")]
-    pub listen: std::net::SocketAddr,
-    /// Scheme, host and port clients use to reach the gateway; by default
-    /// `http://` and the address it listens on.
-    #[serde(default)]
-    pub public_url: Option<String>,
-    /// Redis URL for a replay cache shared by several gateways; in memory without one.
-    #[serde(default)]
-    pub redis_url: Option<String>,
-    /// Environment variable holding the secret that keys MPP challenge ids.
-    #[serde(default = "default_secret_env")]
-    pub challenge_secret_env: String,
-    /// Largest request body proxied, bytes.
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
-    /// Longest the upstream may take to answer, seconds.
-    #[serde(default = "default_upstream_timeout")]
-    pub upstream_timeout_secs: u64,
-    /// A credential the gateway adds to every upstream request.
-    #[serde(default)]
-    pub upstream_auth: Option<UpstreamAuthFile>,
-    /// The API behind the gateway.
-    pub upstream: String,
-    /// Defaults for every priced route.
-    pub payment: PaymentFile,
-    /// The facilitator proofs come from.
-    pub facilitator: FacilitatorFile,
-    /// Routes, first match wins.
-    #[serde(default)]
-    pub routes: Vec<RouteFile>,
-}
-
-/// `[upstream_auth]`: a header or query parameter whose value is read from
-/// the environment (never from the file, never logged).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamAuthFile {
-    /// Header name, e.g. `x-api-key`.
-    #[serde(default)]
-    pub header: Option<String>,
-    /// Query parameter name, e.g. `api_key`.
-    #[serde(default)]
-    pub query: Option<String>,
-    /// The environment variable holding the secret.
-    pub env: String,
-}
-
-/// `[payment]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentFile {
-    /// CAIP-2 network.
-    pub network: String,
-    /// The mint, base58.
-    pub asset: String,
-    /// Who is paid, base58 owner address.
-    pub pay_to: String,
-    /// Decimals of the asset (for MPP and pages).
-    #[serde(default = "default_decimals")]
-    pub decimals: u8,
-    /// Accepted schemes, in order of preference.
-    #[serde(default = "default_schemes")]
-    pub schemes: Vec<PayScheme>,
-    /// How long a client has to pay.
-    #[serde(default = "default_timeout")]
-    pub max_timeout_seconds: u64,
-}
-
-/// `[facilitator]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FacilitatorFile {
-    /// Base URL.
-    pub url: String,
-    /// Its fee payer, for `exact` requirements (`extra.feePayer`).
-    #[serde(default)]
-    pub fee_payer: Option<String>,
-    /// Its claim delegate, for `escrow` requirements (defaults to the fee payer).
-    #[serde(default)]
-    pub delegate: Option<String>,
-}
-
-/// One `[[routes]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteFile {
-    /// Method or `*`.
-    #[serde(default = "any_method")]
-    pub method: String,
-    /// Path pattern.
-    pub path: String,
-    /// Price in raw units of the asset; absent for free and sign-in routes.
-    #[serde(default)]
-    pub price: Option<u64>,
-    /// Free: proxied without payment.
-    #[serde(default)]
-    pub free: bool,
-    /// Sign-in only: a signed x402 sign-in, nothing paid.
-    #[serde(default)]
-    pub sign_in: bool,
-    /// What the route sells.
-    #[serde(default)]
-    pub description: String,
-    /// MIME type of the response.
-    #[serde(default)]
-    pub mime_type: Option<String>,
-}
-
-fn default_listen() -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], 4021))
-}
-fn default_secret_env() -> String {
-    "PAYTAB_GATEWAY_SECRET".into()
-}
-fn default_max_body() -> usize {
-    10 * 1024 * 1024
-}
-fn default_upstream_timeout() -> u64 {
-    30
-}
-fn default_decimals() -> u8 {
-    6
-}
-fn default_schemes() -> Vec<PayScheme> {
-    vec![PayScheme::Escrow, PayScheme::Exact, PayScheme::Mpp]
-}
-fn default_timeout() -> u64 {
-    60
-}
-fn any_method() -> String {
-    "*".into()
-}
+use crate::target::Target;
+pub use file::{FacilitatorFile, FileConfig, PayScheme, PaymentFile, RouteFile, UpstreamAuthFile};
 
 /// What a matched route asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,13 +130,30 @@ impl std::fmt::Debug for UpstreamAuth {
     }
 }
 
+/// Where the gateway keeps the payments it has used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateStore {
+    /// A SQLite file: one gateway, used payments survive a restart.
+    File(std::path::PathBuf),
+    /// Redis, shared by several gateways.
+    Redis(String),
+}
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// Address to listen on.
     pub listen: std::net::SocketAddr,
-    /// Shared replay cache, if any.
-    pub redis_url: Option<String>,
+    /// Where used payments are kept.
+    pub store: StateStore,
+    /// Longest a client may take to send its request headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Most client connections served at once.
+    pub max_connections: usize,
+    /// The API key presented to the facilitator, if any.
+    pub facilitator_api_key: Option<String>,
+    /// Longest a facilitator call may take.
+    pub facilitator_timeout: std::time::Duration,
     /// Largest request body proxied, bytes.
     pub max_body_bytes: usize,
     /// Longest the upstream may take.
@@ -409,9 +279,34 @@ impl GatewayConfig {
             .enumerate()
             .map(|(index, route)| check_route(index, route))
             .collect::<Result<Vec<_>, _>>()?;
+        let facilitator_api_key = file
+            .facilitator
+            .api_key_env
+            .as_deref()
+            .map(|name| {
+                env(name).filter(|key| !key.is_empty()).ok_or_else(|| {
+                    invalid(
+                        "facilitator.api_key_env",
+                        format!("environment variable {name} is not set"),
+                    )
+                })
+            })
+            .transpose()?;
+        let store = match &file.redis_url {
+            Some(url) => StateStore::Redis(url.clone()),
+            None => StateStore::File(file.state_file.clone()),
+        };
         Ok(Self {
             listen: file.listen,
-            redis_url: file.redis_url.clone(),
+            store,
+            header_read_timeout: std::time::Duration::from_secs(
+                file.header_read_timeout_secs.max(1),
+            ),
+            max_connections: file.max_connections.max(1),
+            facilitator_api_key,
+            facilitator_timeout: std::time::Duration::from_secs(
+                file.facilitator.timeout_secs.max(1),
+            ),
             max_body_bytes: file.max_body_bytes,
             upstream_timeout: std::time::Duration::from_secs(file.upstream_timeout_secs.max(1)),
             upstream_auth,
@@ -428,11 +323,18 @@ impl GatewayConfig {
         })
     }
 
-    /// The first route matching `method` and `path`.
-    pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
+    /// How long a payment stays reserved for one request, seconds: long
+    /// enough for the facilitator's verify, the upstream and the settle.
+    pub fn reservation_ttl_secs(&self) -> i64 {
+        let longest = self.upstream_timeout + self.facilitator_timeout * 2;
+        i64::try_from(longest.as_secs()).unwrap_or(i64::MAX / 2) + 30
+    }
+
+    /// The first route matching `method` and the canonical `target`.
+    pub fn route(&self, method: &str, target: &Target) -> Option<&Route> {
         self.routes
             .iter()
-            .find(|route| route.method.allows(method) && route.path.matches(path))
+            .find(|route| route.method.allows(method) && route.path.matches(target.segments()))
     }
 }
 
@@ -525,6 +427,10 @@ path = "/me"
 sign_in = true
 "#;
 
+    fn target(path: &str) -> Target {
+        Target::parse(&path.parse().unwrap()).unwrap()
+    }
+
     #[test]
     fn the_documented_example_parses_and_routes_first_match_wins() {
         let config = GatewayConfig::parse(EXAMPLE).unwrap();
@@ -534,16 +440,22 @@ sign_in = true
         );
         assert_eq!(config.terms.delegate, config.terms.fee_payer);
         assert!(matches!(
-            config.route("GET", "/v1/quotes/SOL").unwrap().access,
+            config
+                .route("GET", &target("/v1/quotes/SOL"))
+                .unwrap()
+                .access,
             Access::Priced { price: 10_000, .. }
         ));
-        assert!(config.route("POST", "/v1/quotes/SOL").is_none());
+        assert!(config.route("POST", &target("/v1/quotes/SOL")).is_none());
         assert_eq!(
-            config.route("HEAD", "/health").unwrap().access,
+            config.route("HEAD", &target("/health")).unwrap().access,
             Access::Free
         );
-        assert_eq!(config.route("GET", "/me").unwrap().access, Access::SignIn);
-        assert!(config.route("GET", "/admin").is_none());
+        assert_eq!(
+            config.route("GET", &target("/me")).unwrap().access,
+            Access::SignIn
+        );
+        assert!(config.route("GET", &target("/admin")).is_none());
     }
 
     #[test]

@@ -1,12 +1,8 @@
-//! The gateway in front of a sample API, with a facilitator and the embedded
-//! localnet behind: challenges, the proof fast path, the standard path, MPP
-//! charges, sign-in routes, a failing upstream, malformed headers, and a
-//! replay cache shared through Redis.
+//! Paying through the gateway: challenges, the proof fast path, the standard
+//! path, MPP charges, sign-in routes, a failing upstream, malformed headers,
+//! and used payments shared through Redis.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::{Used, World, PRICE, ROUTES, SECRET, SHARED_PUBLIC_URL, UPSTREAM_KEY};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use paytab_client::exact::ExactPayment;
@@ -18,10 +14,9 @@ use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signature::Signature;
 use solana_signer::Signer;
-use support::{World, PRICE, SECRET, SHARED_PUBLIC_URL, UPSTREAM_KEY};
 
 /// GETs `url` presenting `proof` in `Paytab-Proof`.
-async fn with_proof(
+pub(crate) async fn with_proof(
     world: &World,
     url: impl reqwest::IntoUrl,
     proof: impl AsRef<str>,
@@ -35,7 +30,7 @@ async fn with_proof(
         .unwrap()
 }
 
-fn decode_header(response: &reqwest::Response, name: &str) -> Value {
+pub(crate) fn decode_header(response: &reqwest::Response, name: &str) -> Value {
     let value = response.headers().get(name).unwrap().to_str().unwrap();
     serde_json::from_slice(&STANDARD.decode(value).unwrap()).unwrap()
 }
@@ -168,7 +163,7 @@ async fn a_facilitator_proof_pays_on_the_fast_path_exactly_once() {
     let replayed = with_proof(&world, &url, &proof).await;
     assert_eq!(replayed.status(), 402);
     let body: Value = replayed.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_proof");
+    assert_eq!(body["error"], "payment_already_used");
     assert!(body["message"].as_str().unwrap().contains("already used"));
 }
 
@@ -295,7 +290,9 @@ async fn two_gateways_sharing_redis_accept_a_proof_only_once() {
         return;
     };
     let mut world = World::start_with_redis(Some(&redis_url)).await;
-    let second = world.another_gateway(Some(&redis_url)).await;
+    let second = world
+        .another_gateway(Used::Redis(redis_url.clone()), None, ROUTES)
+        .await;
     let path = "/v1/quotes/SOL";
     let proof = world
         .proof_for("GET", &format!("{SHARED_PUBLIC_URL}{path}"))
@@ -314,7 +311,7 @@ async fn two_gateways_sharing_redis_accept_a_proof_only_once() {
 }
 
 /// The first `WWW-Authenticate: Payment` challenge of a 402.
-fn mpp_challenge_of(response: &reqwest::Response) -> MppChallenge {
+pub(crate) fn mpp_challenge_of(response: &reqwest::Response) -> MppChallenge {
     mpp_parameters(
         response
             .headers()
@@ -326,7 +323,11 @@ fn mpp_challenge_of(response: &reqwest::Response) -> MppChallenge {
 }
 
 /// `Authorization: Payment <credential>` answering `challenge` with `transaction`.
-fn mpp_authorization(challenge: &MppChallenge, payer: &Pubkey, transaction: &str) -> String {
+pub(crate) fn mpp_authorization(
+    challenge: &MppChallenge,
+    payer: &Pubkey,
+    transaction: &str,
+) -> String {
     ChallengeParams::from(challenge).authorization(
         &payer.to_string(),
         &json!({"type": "transaction", "transaction": transaction}),
@@ -334,7 +335,7 @@ fn mpp_authorization(challenge: &MppChallenge, payer: &Pubkey, transaction: &str
 }
 
 /// The payment an MPP charge request asks for, as an `exact` transaction.
-fn charge_payment(challenge: &MppChallenge) -> ExactPayment {
+pub(crate) fn charge_payment(challenge: &MppChallenge) -> ExactPayment {
     let request: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&challenge.request).unwrap()).unwrap();
     let key = |value: &Value| value.as_str().unwrap().parse::<Pubkey>().unwrap();

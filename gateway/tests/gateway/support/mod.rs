@@ -1,13 +1,17 @@
 //! A world for gateway tests: the embedded localnet, a facilitator, a sample
-//! upstream API, a gateway in front of it, and a payer with an allowance.
+//! upstream API that records every request it serves, a gateway in front of
+//! it (used payments in a file of its own), and a payer with an allowance.
 
 #![allow(dead_code)]
 
+pub mod settle_cutter;
+
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Path;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -39,6 +43,53 @@ pub const UPSTREAM_KEY: &str = "upstream-s3cret";
 pub const SHARED_PUBLIC_URL: &str = "https://api.example.test";
 /// The MPP challenge secret.
 pub const SECRET: &[u8] = b"a test secret of at least 32 bytes!!";
+/// The API key the gateway presents to the facilitator.
+pub const FACILITATOR_KEY: &str = "gateway-tests-api-key";
+/// How long the upstream's slow route takes.
+pub const SLOW: Duration = Duration::from_secs(1);
+
+/// The routes of the tests' gateway (after the defaults in [`World::start`]).
+pub const ROUTES: &str = r#"
+[[routes]]
+method = "GET"
+path = "/v1/quotes/:symbol"
+price = 10000
+description = "A quote"
+
+[[routes]]
+method = "*"
+path = "/v1/slow/:id"
+price = 10000
+description = "A slow answer with a side effect"
+
+[[routes]]
+method = "GET"
+path = "/boom"
+price = 10000
+
+[[routes]]
+method = "POST"
+path = "/echo"
+free = true
+
+[[routes]]
+method = "GET"
+path = "/v1/account"
+sign_in = true
+
+[[routes]]
+path = "/health"
+free = true
+"#;
+
+/// Where a gateway keeps used payments.
+#[derive(Debug, Clone)]
+pub enum Used {
+    /// A file (the default store).
+    File(std::path::PathBuf),
+    /// Redis at this URL, behind this shared public URL.
+    Redis(String),
+}
 
 pub struct World {
     pub localnet: Localnet,
@@ -46,12 +97,17 @@ pub struct World {
     pub facilitator: Facilitator,
     pub facilitator_key: Keypair,
     pub upstream: SocketAddr,
+    /// Every path and query the upstream was asked for, in order.
+    pub served: Served,
     pub gateway: Gateway,
     pub provider: Pubkey,
     pub payer: Payer,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
+
+/// What the upstream served.
+pub type Served = Arc<Mutex<Vec<String>>>;
 
 pub struct Payer {
     pub keypair: Keypair,
@@ -84,19 +140,28 @@ impl World {
             localnet.rpc_url(),
             dir.path().join("facilitator.db").display().to_string(),
             facilitator_key.insecure_clone(),
-        );
+        )
+        .with_client("gateway", FACILITATOR_KEY);
         settings.claimer = None;
         let facilitator = Facilitator::start(settings).await.unwrap();
-        let upstream = sample_upstream().await;
+        let served = Served::default();
+        let upstream = sample_upstream(served.clone()).await;
         let provider = Keypair::new().pubkey();
-        let gateway = start_gateway(
-            &localnet,
-            &facilitator,
-            &facilitator_key,
+        let used = match redis_url {
+            Some(url) => Used::Redis(url.to_string()),
+            None => Used::File(dir.path().join("gateway.db")),
+        };
+        let gateway = start_gateway(GatewaySetup {
+            network: &localnet.info().network,
+            asset: &localnet.info().usdc_mint,
+            facilitator_url: &facilitator.url(),
+            fee_payer: &facilitator_key.pubkey(),
             upstream,
             provider,
-            redis_url,
-        )
+            used,
+            public_url: None,
+            routes: ROUTES,
+        })
         .await;
         let payer = payer(&localnet, &rpc, &facilitator_key, &provider).await;
         Self {
@@ -105,32 +170,79 @@ impl World {
             facilitator,
             facilitator_key,
             upstream,
+            served,
             gateway,
             provider,
             payer,
             http: reqwest::Client::new(),
-            _dir: dir,
+            dir,
         }
     }
 
-    /// A second gateway in front of the same upstream, facilitator and terms.
-    pub async fn another_gateway(&self, redis_url: Option<&str>) -> Gateway {
-        start_gateway(
-            &self.localnet,
-            &self.facilitator,
-            &self.facilitator_key,
-            self.upstream,
-            self.provider,
-            redis_url,
-        )
+    /// Another gateway in front of the same upstream and terms, keeping used
+    /// payments in `used`, asking the facilitator at `facilitator_url`
+    /// (`None`: this world's), with `routes`.
+    pub async fn another_gateway(
+        &self,
+        used: Used,
+        facilitator_url: Option<&str>,
+        routes: &str,
+    ) -> Gateway {
+        start_gateway(GatewaySetup {
+            network: &self.localnet.info().network,
+            asset: &self.localnet.info().usdc_mint,
+            facilitator_url: facilitator_url.unwrap_or(&self.facilitator.url()),
+            fee_payer: &self.facilitator_key.pubkey(),
+            upstream: self.upstream,
+            provider: self.provider,
+            used,
+            public_url: None,
+            routes,
+        })
         .await
+    }
+
+    /// Another gateway with the default routes behind `public_url`.
+    pub async fn another_gateway_at(&self, used: Used, public_url: &str) -> Gateway {
+        start_gateway(GatewaySetup {
+            network: &self.localnet.info().network,
+            asset: &self.localnet.info().usdc_mint,
+            facilitator_url: &self.facilitator.url(),
+            fee_payer: &self.facilitator_key.pubkey(),
+            upstream: self.upstream,
+            provider: self.provider,
+            used,
+            public_url: Some(public_url),
+            routes: ROUTES,
+        })
+        .await
+    }
+
+    /// The file this world's first gateway keeps used payments in.
+    pub fn used_file(&self) -> Used {
+        Used::File(self.dir.path().join("gateway.db"))
+    }
+
+    /// How many requests the upstream served for `path` (and query).
+    pub fn served(&self, path: &str) -> usize {
+        self.served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|served| *served == path)
+            .count()
+    }
+
+    /// Every path (and query) the upstream served.
+    pub fn served_paths(&self) -> Vec<String> {
+        self.served.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway.url())
     }
 
-    /// The v2 escrow requirement the gateway offers for a quote.
+    /// The v2 escrow requirement the gateway offers for a route of `PRICE`.
     pub fn escrow_requirement(&self) -> Value {
         json!({
             "scheme": "escrow",
@@ -183,6 +295,7 @@ impl World {
         let answer: Value = self
             .http
             .post(format!("{}/settle", self.facilitator.url()))
+            .bearer_auth(FACILITATOR_KEY)
             .json(&body)
             .send()
             .await
@@ -298,23 +411,36 @@ pub async fn payer(
     }
 }
 
-async fn start_gateway(
-    localnet: &Localnet,
-    facilitator: &Facilitator,
-    facilitator_key: &Keypair,
-    upstream: SocketAddr,
-    provider: Pubkey,
-    redis_url: Option<&str>,
-) -> Gateway {
-    // Gateways sharing a replay cache stand behind one public URL.
-    let redis = redis_url.map_or(String::new(), |url| {
-        format!("redis_url = \"{url}\"\npublic_url = \"{SHARED_PUBLIC_URL}\"\n")
-    });
+/// What a gateway of the tests is made of.
+pub struct GatewaySetup<'a> {
+    pub network: &'a str,
+    pub asset: &'a Pubkey,
+    pub facilitator_url: &'a str,
+    pub fee_payer: &'a Pubkey,
+    pub upstream: SocketAddr,
+    pub provider: Pubkey,
+    pub used: Used,
+    /// The URL clients use, if not the listening address.
+    pub public_url: Option<&'a str>,
+    pub routes: &'a str,
+}
+
+pub async fn start_gateway(setup: GatewaySetup<'_>) -> Gateway {
+    // Gateways sharing Redis stand behind one public URL.
+    let mut used = match &setup.used {
+        Used::Redis(url) => {
+            format!("redis_url = \"{url}\"\npublic_url = \"{SHARED_PUBLIC_URL}\"\n")
+        }
+        Used::File(path) => format!("state_file = \"{}\"\n", path.display()),
+    };
+    if let Some(public_url) = setup.public_url {
+        used.push_str(&format!("public_url = \"{public_url}\"\n"));
+    }
     let text = format!(
         r#"
 listen = "127.0.0.1:0"
 upstream = "http://{upstream}"
-{redis}
+{used}
 [upstream_auth]
 header = "x-api-key"
 env = "UPSTREAM_KEY"
@@ -328,47 +454,30 @@ schemes = ["escrow", "exact", "mpp"]
 [facilitator]
 url = "{facilitator}"
 fee_payer = "{fee_payer}"
-
-[[routes]]
-method = "GET"
-path = "/v1/quotes/:symbol"
-price = {PRICE}
-description = "A quote"
-
-[[routes]]
-method = "GET"
-path = "/boom"
-price = {PRICE}
-
-[[routes]]
-method = "POST"
-path = "/echo"
-free = true
-
-[[routes]]
-method = "GET"
-path = "/v1/account"
-sign_in = true
-
-[[routes]]
-path = "/health"
-free = true
-"#,
-        network = localnet.info().network,
-        asset = localnet.info().usdc_mint,
-        facilitator = facilitator.url(),
-        fee_payer = facilitator_key.pubkey(),
+api_key_env = "FACILITATOR_KEY"
+{routes}"#,
+        upstream = setup.upstream,
+        network = setup.network,
+        asset = setup.asset,
+        provider = setup.provider,
+        facilitator = setup.facilitator_url,
+        fee_payer = setup.fee_payer,
+        routes = setup.routes,
     );
     let file: FileConfig = toml::from_str(&text).unwrap();
-    let config = GatewayConfig::check(file, |name| {
-        (name == "UPSTREAM_KEY").then(|| UPSTREAM_KEY.to_string())
+    let config = GatewayConfig::check(file, |name| match name {
+        "UPSTREAM_KEY" => Some(UPSTREAM_KEY.to_string()),
+        "FACILITATOR_KEY" => Some(FACILITATOR_KEY.to_string()),
+        _ => None,
     })
     .unwrap();
     Gateway::start(config, Some(SECRET.to_vec())).await.unwrap()
 }
 
-/// The sample API: quotes, a failing route, an echo, a health check.
-async fn sample_upstream() -> SocketAddr {
+/// The sample API: quotes, a slow route, a failing route, an echo, a health
+/// check, and any other path answered with itself; every request's path and
+/// query is recorded in `served`.
+async fn sample_upstream(served: Served) -> SocketAddr {
     async fn quote(Path(symbol): Path<String>, headers: HeaderMap) -> impl IntoResponse {
         let header = |name: &str| {
             headers
@@ -393,19 +502,64 @@ async fn sample_upstream() -> SocketAddr {
             .map(str::to_string);
         Json(json!({"signedIn": signed_in}))
     }
+    async fn record(
+        State(served): State<Served>,
+        request: Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |target| target.as_str())
+            .to_string();
+        served.lock().unwrap().push(target);
+        next.run(request).await
+    }
+    async fn slow(Path(id): Path<String>) -> impl IntoResponse {
+        tokio::time::sleep(SLOW).await;
+        Json(json!({"slow": id}))
+    }
+    async fn anything(request: Request) -> impl IntoResponse {
+        Json(json!({"path": request.uri().path()}))
+    }
     let app = Router::new()
         .route("/v1/quotes/{symbol}", get(quote))
+        .route("/v1/slow/{id}", get(slow).post(slow))
         .route("/v1/account", get(account))
         .route(
             "/boom",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "upstream broke") }),
         )
         .route("/echo", post(|body: Body| async move { body }))
-        .route("/health", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }))
+        .fallback(anything)
+        .layer(axum::middleware::from_fn_with_state(served, record));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
     address
+}
+
+/// Sends `GET target` to `base` exactly as written (a URL library would
+/// normalise dot segments first) and returns the status and body.
+pub async fn raw_get(base: &str, target: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_string());
+    (status, body)
 }
