@@ -415,3 +415,103 @@ async fn an_undecodable_transaction_is_refused() {
     }
     world.shutdown().await;
 }
+
+/// The payer-signed wire of `instructions`, and the same transaction with
+/// the fee payer's signature too (what the facilitator would have sent).
+async fn signed_both_ways(world: &World, parties: &Parties) -> (String, VersionedTransaction) {
+    let wire = honest_wire(world, parties).await;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&wire)
+        .unwrap();
+    let mut transaction: VersionedTransaction = bincode::deserialize(&bytes).unwrap();
+    transaction.signatures[0] = world
+        .facilitator_key
+        .sign_message(&transaction.message.serialize());
+    (wire, transaction)
+}
+
+#[tokio::test]
+async fn a_transfer_left_pending_by_a_crash_is_finished_by_the_next_settle_of_the_same_payment() {
+    let world = World::start().await;
+    let parties = parties(&world).await;
+    let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
+    let (wire, sent) = signed_both_ways(&world, &parties).await;
+    // The facilitator recorded it, sent it, and died before answering.
+    let store = world.facilitator().store();
+    store
+        .begin_transfer(&paytab_facilitator::store::TransferRecord {
+            signature: sent.signatures[0].to_string(),
+            payer: parties.payer.pubkey(),
+            pay_to: parties.provider.pubkey(),
+            mint: world.mint(),
+            amount: PRICE,
+            status: paytab_facilitator::store::TransferStatus::Pending,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    let landed = world.rpc.send_transaction(&sent).await.unwrap();
+    world.wait(&landed).await;
+
+    let verified = post(&world, "/verify", &requirement, wire.clone()).await;
+    assert_eq!(verified["isValid"], true, "{verified}");
+    let settled = post(&world, "/settle", &requirement, wire.clone()).await;
+    assert_eq!(settled["success"], true, "{settled}");
+    assert_eq!(settled["transaction"], landed.to_string());
+    assert!(settled["extensions"]["paytab"]["proof"].is_string());
+    let again = post(&world, "/settle", &requirement, wire).await;
+    assert_eq!(again["errorReason"], "duplicate_settlement", "{again}");
+    assert_eq!(
+        again["extensions"]["paytab"]["proof"], settled["extensions"]["paytab"]["proof"],
+        "one transfer, one proof"
+    );
+    assert_eq!(
+        world.token_balance(&parties.provider.pubkey()).await,
+        1 + PRICE,
+        "one transfer"
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_transfer_left_pending_that_never_landed_fails_once_its_blockhash_expires() {
+    let world = World::start().await;
+    let parties = parties(&world).await;
+    let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
+    let (wire, lost) = signed_both_ways(&world, &parties).await;
+    world
+        .facilitator()
+        .store()
+        .begin_transfer(&paytab_facilitator::store::TransferRecord {
+            signature: lost.signatures[0].to_string(),
+            payer: parties.payer.pubkey(),
+            pay_to: parties.provider.pubkey(),
+            mint: world.mint(),
+            amount: PRICE,
+            status: paytab_facilitator::store::TransferStatus::Pending,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    let blockhash = *lost.message.recent_blockhash();
+    for _ in 0..400 {
+        let valid = world
+            .rpc
+            .is_blockhash_valid(
+                &blockhash,
+                solana_commitment_config::CommitmentConfig::processed(),
+            )
+            .await
+            .unwrap();
+        if !valid {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let settled = post(&world, "/settle", &requirement, wire.clone()).await;
+    assert_eq!(settled["errorReason"], "transaction_expired", "{settled}");
+    let again = post(&world, "/settle", &requirement, wire).await;
+    assert_eq!(again["errorReason"], "transaction_failed", "{again}");
+    assert_eq!(world.token_balance(&parties.provider.pubkey()).await, 1);
+    world.shutdown().await;
+}

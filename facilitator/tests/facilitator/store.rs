@@ -324,3 +324,63 @@ async fn amounts_beyond_the_schema_are_refused_not_truncated() {
         fresh.finish().await;
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_file_is_readable_by_the_facilitators_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("facilitator.db");
+    let store = Store::open(&path.display().to_string()).await.unwrap();
+    store
+        .commit_receipts(&[receipt(Pubkey::new_unique(), 1, 10)])
+        .await
+        .unwrap();
+    for file in ["facilitator.db", "facilitator.db-wal", "facilitator.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_commit_that_fails_on_a_full_disk_leaves_no_connection_inside_a_transaction() {
+    let Some(disk) = crate::support::TinyDisk::mount(2 * 1024) else {
+        return;
+    };
+    let url = disk.path("store.db").display().to_string();
+    let store = Store::open(&url).await.unwrap();
+    disk.fill(32 * 1024);
+    let mut committed = Vec::new();
+    let mut failures = 0;
+    for cumulative in 1..=2_000u64 {
+        let batch = vec![receipt(Pubkey::new_unique(), 1, cumulative)];
+        match store.commit_receipts(&batch).await {
+            Ok(()) => committed.push(batch[0].allowance),
+            Err(_) => failures += 1,
+        }
+        if failures == 5 {
+            break;
+        }
+    }
+    assert_eq!(failures, 5, "the disk never filled");
+    disk.free();
+    for cumulative in 1..=20u64 {
+        let batch = vec![receipt(Pubkey::new_unique(), 1, cumulative)];
+        store.commit_receipts(&batch).await.unwrap();
+        committed.push(batch[0].allowance);
+    }
+    // A second reader sees every commit that returned Ok.
+    let reader = Store::open(&url).await.unwrap();
+    for allowance in &committed {
+        assert!(
+            reader.watermark(allowance).await.unwrap().is_some(),
+            "{allowance}: answered as committed, not visible to another reader"
+        );
+    }
+    reader.close().await;
+    store.close().await;
+}

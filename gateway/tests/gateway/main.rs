@@ -1,13 +1,14 @@
 //! The gateway in front of a sample API, with a facilitator and the embedded
 //! localnet behind, as one test binary (each links the whole Agave runtime):
-//! paying every way, the paths that are matched and forwarded, and one
-//! payment buying one answer whatever is done with it.
+//! paying every way, the paths that are matched and forwarded, one payment
+//! buying one answer whatever is done with it, and the limits on clients.
 
 // Test code fails loudly on anything unexpected.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+mod limits;
 mod one_answer;
 mod paths;
 mod paying;

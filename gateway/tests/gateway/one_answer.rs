@@ -342,3 +342,46 @@ fn paid_answers_equal_distinct_payments_in_any_interleaving_of_copies() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_sdk_resends_the_same_receipt_after_a_lost_answer_and_pays_once() {
+    use paytab_client::ledger::Ledger;
+    use paytab_client::pay::{PaidRequest, Payer};
+    use paytab_client::policy::SpendingPolicy;
+    use solana_commitment_config::CommitmentConfig;
+    use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+
+    let world = World::start().await;
+    let link = SettleCutter::start(&world.facilitator.url()).await;
+    let gateway = world
+        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .await;
+    let rpc = Arc::new(RpcClient::new_with_commitment(
+        world.localnet.rpc_url(),
+        CommitmentConfig::confirmed(),
+    ));
+    let ledger = Ledger::open(&world.dir.path().join("ledger.db"))
+        .await
+        .unwrap();
+    let payer = Payer::new(
+        rpc,
+        Arc::new(world.payer.keypair.insecure_clone()),
+        ledger,
+        SpendingPolicy::default(),
+        Arc::new(|_: &str| false),
+    )
+    .await
+    .unwrap();
+    link.lose_next_settle_answers(1);
+    let url = format!("{}/v1/quotes/SOL", gateway.url());
+    let fetched = payer.fetch(&PaidRequest::get(&url)).await.unwrap();
+    assert_eq!(fetched.status, 200, "the answer was recovered by resending");
+    let payment = fetched.payment.unwrap();
+    assert_eq!(
+        payment.reference,
+        format!("{}:{PRICE}", world.payer.allowance)
+    );
+    assert_eq!(world.accepted().await, PRICE, "one receipt, charged once");
+    assert_eq!(payer.ledger().history(10).await.unwrap().len(), 1);
+    gateway.shutdown().await;
+}

@@ -160,6 +160,7 @@ impl World {
             provider,
             used,
             public_url: None,
+            top: "",
             routes: ROUTES,
         })
         .await;
@@ -197,6 +198,24 @@ impl World {
             provider: self.provider,
             used,
             public_url: None,
+            top: "",
+            routes,
+        })
+        .await
+    }
+
+    /// Another gateway with `top` (top-level settings) and `routes`.
+    pub async fn another_gateway_with(&self, top: &str, routes: &str) -> Gateway {
+        start_gateway(GatewaySetup {
+            network: &self.localnet.info().network,
+            asset: &self.localnet.info().usdc_mint,
+            facilitator_url: &self.facilitator.url(),
+            fee_payer: &self.facilitator_key.pubkey(),
+            upstream: self.upstream,
+            provider: self.provider,
+            used: self.used_file(),
+            public_url: None,
+            top,
             routes,
         })
         .await
@@ -213,6 +232,7 @@ impl World {
             provider: self.provider,
             used,
             public_url: Some(public_url),
+            top: "",
             routes: ROUTES,
         })
         .await
@@ -422,6 +442,8 @@ pub struct GatewaySetup<'a> {
     pub used: Used,
     /// The URL clients use, if not the listening address.
     pub public_url: Option<&'a str>,
+    /// More top-level settings, one per line.
+    pub top: &'a str,
     pub routes: &'a str,
 }
 
@@ -436,6 +458,8 @@ pub async fn start_gateway(setup: GatewaySetup<'_>) -> Gateway {
     if let Some(public_url) = setup.public_url {
         used.push_str(&format!("public_url = \"{public_url}\"\n"));
     }
+    used.push_str(setup.top);
+    used.push('\n');
     let text = format!(
         r#"
 listen = "127.0.0.1:0"
