@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn the_escrow_identity_vector_matches_the_specification() {
+        let vector = crate::doc_vectors::vector("payment-id-escrow-1");
+        let allowance: Pubkey = vector["allowance"].parse().unwrap();
+        assert_eq!(allowance, Pubkey::new_from_array([4; 32]));
+        let id = escrow_receipt(
+            &allowance,
+            vector["generation"].parse().unwrap(),
+            vector["cumulative"].parse().unwrap(),
+        );
+        let hex: String = id.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, vector["id"]);
+    }
+
+    #[test]
     fn identities_of_different_kinds_never_collide() {
         let id = [1u8; 16];
         assert_ne!(proof(&id), sign_in(&id));
