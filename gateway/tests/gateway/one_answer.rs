@@ -254,6 +254,35 @@ async fn a_lost_settlement_answer_says_resend_and_the_same_payment_recovers_one_
 }
 
 #[tokio::test]
+async fn a_facilitator_outage_is_503_nothing_charged_not_a_402_refusal() {
+    let mut world = World::start().await;
+    let link = SettleCutter::start(&world.facilitator.url()).await;
+    let gateway = world
+        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .await;
+    link.go_down();
+    let url = format!("{}/v1/quotes/SOL", gateway.url());
+    let payment = world.payment_signature();
+    let refused = world
+        .http
+        .get(&url)
+        .header("payment-signature", &payment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "payment_unavailable", "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was charged"));
+    assert_eq!(world.served("/v1/quotes/SOL"), 0);
+    assert_eq!(world.accepted().await, 0);
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_lost_exact_settlement_answer_is_recovered_without_a_second_transfer() {
     let world = World::start().await;
     let payer = exact_payer(&world).await;

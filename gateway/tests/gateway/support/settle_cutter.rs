@@ -1,9 +1,10 @@
 //! A link between a gateway and its facilitator that can lose a settlement's
 //! answer: the `/settle` is delivered (and acted on), then the connection is
 //! closed without a reply, as when the facilitator dies after committing or
-//! the network drops the response. Everything else passes through.
+//! the network drops the response. It can also stand for a facilitator that is
+//! down (503 to every payment call). Everything else passes through.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct SettleCutter {
     pub url: String,
     cut: Arc<AtomicUsize>,
+    down: Arc<AtomicBool>,
 }
 
 impl SettleCutter {
@@ -21,15 +23,28 @@ impl SettleCutter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let cut = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
         let target = facilitator.to_string();
-        let counter = cut.clone();
+        let (counter, is_down) = (cut.clone(), down.clone());
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(relay(stream, http.clone(), target.clone(), counter.clone()));
+                let link = Link {
+                    http: http.clone(),
+                    target: target.clone(),
+                    cut: counter.clone(),
+                    down: is_down.clone(),
+                };
+                tokio::spawn(relay(stream, link));
             }
         });
-        Self { url, cut }
+        Self { url, cut, down }
+    }
+
+    /// Answers every `/verify` and `/settle` with 503, as a facilitator that
+    /// cannot reach its chain or store does.
+    pub fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
     }
 
     /// Loses the answers of the next `count` settlements.
@@ -38,16 +53,35 @@ impl SettleCutter {
     }
 }
 
-/// Relays one request (`connection: close`), or delivers a `/settle` and hangs up.
-async fn relay(
-    mut stream: TcpStream,
+/// Where one connection is relayed, and how.
+struct Link {
     http: reqwest::Client,
     target: String,
     cut: Arc<AtomicUsize>,
-) {
+    down: Arc<AtomicBool>,
+}
+
+/// Relays one request (`connection: close`), or delivers a `/settle` and hangs up.
+async fn relay(mut stream: TcpStream, link: Link) {
+    let Link {
+        http,
+        target,
+        cut,
+        down,
+    } = link;
     let Some((method, path, headers, body)) = read_request(&mut stream).await else {
         return;
     };
+    if down.load(Ordering::SeqCst) && (path == "/verify" || path == "/settle") {
+        let body = br#"{"error":"unavailable","message":"the chain cannot be reached"}"#;
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(body).await;
+        return;
+    }
     let mut request = http.request(method, format!("{target}{path}")).body(body);
     for (name, value) in headers {
         if name == "authorization" || name == "content-type" {
