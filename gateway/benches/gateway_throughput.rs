@@ -1,8 +1,10 @@
 //! Requests per second and latency, in one run against one upstream:
 //! (a) the upstream direct, (b) the gateway on a free route, (c) the gateway on
-//! a paid route with proofs (fast path), (d) the gateway on a paid route with
-//! the facilitator round trip (x402 `escrow` receipts, verify + settle). Then
-//! proof checks per second on one core.
+//! a paid route with proofs (fast path, used proofs written to its state
+//! file), (c') the same with used proofs kept in memory only (tests' store: the
+//! file's cost), (d) the gateway on a paid route with the facilitator round
+//! trip (x402 `escrow` receipts, verify + settle). Then proof checks per second
+//! on one core.
 //!
 //! `cargo bench -p paytab-gateway --bench gateway_throughput [-- CLIENTS SECONDS]`
 
@@ -39,6 +41,8 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
 
 const PRICE: u64 = 1_000;
+/// Both gateways stand behind this URL, so one proof binds to either.
+const PUBLIC_URL: &str = "https://bench.example";
 
 async fn upstream() -> SocketAddr {
     let app = Router::new().fallback(get(|| async {
@@ -138,6 +142,7 @@ async fn run(clients: usize, seconds: u64) {
     let config = format!(
         r#"
 listen = "127.0.0.1:0"
+public_url = "{PUBLIC_URL}"
 upstream = "http://{upstream}"
 state_file = "{state_file}"
 [payment]
@@ -165,6 +170,13 @@ price = {PRICE}
     let config = GatewayConfig::check(file, |name| {
         (name == "FACILITATOR_KEY").then(|| support::FACILITATOR_KEY.to_string())
     })
+    .unwrap();
+    let in_memory = Gateway::start_with(
+        config.clone(),
+        Some(vec![7; 32]),
+        paytab_gateway::reservations::Reservations::memory(),
+    )
+    .await
     .unwrap();
     let gateway = Gateway::start(config, Some(vec![7; 32])).await.unwrap();
     let http = reqwest::Client::builder()
@@ -204,7 +216,7 @@ price = {PRICE}
                             &network,
                             provider,
                             mint,
-                            Binding::request("GET", &paid),
+                            Binding::request("GET", &format!("{PUBLIC_URL}/paid/quote")),
                             id,
                         )
                     })
@@ -214,8 +226,25 @@ price = {PRICE}
     );
     let client = http.clone();
     let url = paid.clone();
+    let tokens = proofs.clone();
     let paid_rate = measure(
         "(c) gateway, paid route, proofs",
+        clients,
+        seconds,
+        move |c, n| {
+            let token = tokens[c][n % per_client].clone();
+            fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))
+        },
+    )
+    .await;
+    println!(
+        "    paid with proofs / free = {:.2} (target >= 0.8)",
+        paid_rate / free_rate
+    );
+    let client = http.clone();
+    let url = format!("{}/paid/quote", in_memory.url());
+    let memory_rate = measure(
+        "(c') the same, used proofs in memory only",
         clients,
         seconds,
         move |c, n| {
@@ -225,9 +254,11 @@ price = {PRICE}
     )
     .await;
     println!(
-        "    paid with proofs / free = {:.2} (target >= 0.8)",
-        paid_rate / free_rate
+        "    paid (memory) / free = {:.2}; paid (state file) / paid (memory) = {:.2}",
+        memory_rate / free_rate,
+        paid_rate / memory_rate
     );
+    in_memory.shutdown().await;
 
     // (d) x402 escrow receipts through the facilitator; one payer per client.
     let mut payers = Vec::new();

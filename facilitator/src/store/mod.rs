@@ -16,6 +16,8 @@ mod macros {
 }
 mod migrations;
 mod records;
+mod resources;
+mod transfers;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -426,142 +428,6 @@ impl Store {
                 })?
         });
         Ok(total)
-    }
-
-    /// Records an `exact` transfer about to be sent. Returns `false` if the
-    /// transaction was seen before (a duplicate settlement).
-    pub async fn begin_transfer(&self, transfer: &TransferRecord) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO transfers (signature, payer, pay_to, mint, amount, status, proof, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT (signature) DO NOTHING";
-        let inserted = on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(&transfer.signature)
-                .bind(transfer.payer.to_string())
-                .bind(transfer.pay_to.to_string())
-                .bind(transfer.mint.to_string())
-                .bind(to_db(transfer.amount)?)
-                .bind(transfer.status.as_str())
-                .bind(transfer.created_at)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(inserted == 1)
-    }
-
-    /// Forgets a pending `exact` transfer that was never sent.
-    pub async fn forget_transfer(&self, signature: &str) -> Result<(), StoreError> {
-        let sql = "DELETE FROM transfers WHERE signature = $1 AND status = 'pending'";
-        on_pool!(self, pool => {
-            sqlx::query(sql).bind(signature).execute(pool).await?;
-        });
-        Ok(())
-    }
-
-    /// Ends a pending `exact` transfer with its outcome and, when settled,
-    /// its proof. `false` if it was not pending (another request ended it):
-    /// one transfer gets one outcome and one proof.
-    pub async fn finish_transfer(
-        &self,
-        signature: &str,
-        status: TransferStatus,
-        proof: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let sql = "UPDATE transfers SET status = $2, proof = $3 \
-                   WHERE signature = $1 AND status = 'pending'";
-        let updated = on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(signature)
-                .bind(status.as_str())
-                .bind(proof)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(updated == 1)
-    }
-
-    /// Where an `exact` transfer stands, and its proof once settled.
-    pub async fn transfer(
-        &self,
-        signature: &str,
-    ) -> Result<Option<(TransferStatus, Option<String>)>, StoreError> {
-        let sql = "SELECT status, proof FROM transfers WHERE signature = $1";
-        let row = on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(signature)
-                .fetch_optional(pool)
-                .await?
-                .map(|row| -> Result<_, StoreError> {
-                    let status = TransferStatus::parse(&row.try_get::<String, _>("status")?)?;
-                    Ok((status, row.try_get::<Option<String>, _>("proof")?))
-                })
-        });
-        row.transpose()
-    }
-
-    /// Registers or refreshes a paid resource for discovery.
-    pub async fn upsert_resource(&self, resource: &ResourceRecord) -> Result<(), StoreError> {
-        let sql = "INSERT INTO resources (resource, kind, x402_version, accepts, metadata, last_updated) \
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (resource) DO UPDATE SET \
-                   kind = excluded.kind, x402_version = excluded.x402_version, \
-                   accepts = excluded.accepts, metadata = excluded.metadata, \
-                   last_updated = excluded.last_updated";
-        on_pool!(self, pool => {
-            sqlx::query(sql)
-                .bind(&resource.resource)
-                .bind(&resource.kind)
-                .bind(i64::from(resource.x402_version))
-                .bind(resource.accepts.to_string())
-                .bind(resource.metadata.to_string())
-                .bind(resource.last_updated)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// One page of registered resources (optionally of one kind) and the total count.
-    pub async fn resources(
-        &self,
-        kind: Option<&str>,
-        limit: u32,
-        offset: u32,
-    ) -> Result<(Vec<ResourceRecord>, u64), StoreError> {
-        let page_sql = "SELECT resource, kind, x402_version, accepts, metadata, last_updated \
-                        FROM resources WHERE ($1 IS NULL OR kind = $1) \
-                        ORDER BY last_updated DESC, resource LIMIT $2 OFFSET $3";
-        let count_sql = "SELECT COUNT(*) AS total FROM resources WHERE ($1 IS NULL OR kind = $1)";
-        let (items, total) = on_pool!(self, pool => {
-            let rows = sqlx::query(page_sql)
-                .bind(kind)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query(count_sql)
-                .bind(kind)
-                .fetch_one(pool)
-                .await?
-                .try_get("total")?;
-            let items = rows
-                .into_iter()
-                .map(|row| -> Result<ResourceRecord, StoreError> {
-                    let version: i64 = row.try_get("x402_version")?;
-                    Ok(ResourceRecord {
-                        resource: row.try_get("resource")?,
-                        kind: row.try_get("kind")?,
-                        x402_version: u8::try_from(version)
-                            .map_err(|_| StoreError::Corrupt("x402 version".into()))?,
-                        accepts: parse_json(&row.try_get::<String, _>("accepts")?)?,
-                        metadata: parse_json(&row.try_get::<String, _>("metadata")?)?,
-                        last_updated: row.try_get("last_updated")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            (items, total)
-        });
-        Ok((items, from_db(total)?))
     }
 }
 

@@ -4,6 +4,10 @@
 //! before it counts as used, and the file's unexpired ids are loaded at start.
 //! Reservations in flight are never written: they belong to the process that
 //! made them.
+//!
+//! The file is a log, not an index: the map answers every question, so rows
+//! are only appended (one prepared statement per batch, the batch as a JSON
+//! array) and deleted by expiry, which an index on `until` keeps cheap.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +18,7 @@ use std::time::Duration;
 use paytab_protocol::clock::unix_now;
 use paytab_protocol::private_file;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{PaymentId, Reservation, ReservationError};
@@ -172,17 +176,18 @@ impl FileLog {
             .await
             .map_err(|error| failed(&error))?;
         sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS used (id BLOB PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS used_log (id BLOB NOT NULL, until INTEGER NOT NULL); \
+             CREATE INDEX IF NOT EXISTS used_log_until ON used_log (until);",
         )
         .execute(&pool)
         .await
         .map_err(|error| failed(&error))?;
-        sqlx::query("DELETE FROM used WHERE until <= $1")
+        sqlx::query(PRUNE)
             .bind(now)
             .execute(&pool)
             .await
             .map_err(|error| failed(&error))?;
-        let loaded = sqlx::query("SELECT id, until FROM used")
+        let loaded = sqlx::query("SELECT id, until FROM used_log")
             .fetch_all(&pool)
             .await
             .map_err(|error| failed(&error))?
@@ -237,11 +242,7 @@ async fn write_batches(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
         let now = unix_now();
         if now - pruned_at >= PRUNE_EVERY {
             pruned_at = now;
-            if let Err(error) = sqlx::query("DELETE FROM used WHERE until <= $1")
-                .bind(now)
-                .execute(&pool)
-                .await
-            {
+            if let Err(error) = sqlx::query(PRUNE).bind(now).execute(&pool).await {
                 tracing::warn!(%error, "expired payments not pruned");
             }
         }
@@ -249,15 +250,22 @@ async fn write_batches(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     pool.close().await;
 }
 
+/// Deletes what expired.
+const PRUNE: &str = "DELETE FROM used_log WHERE until <= $1";
+
+/// Appends a batch given as a JSON array of `[hex id, until]`.
+const APPEND: &str = "INSERT INTO used_log (id, until) \
+    SELECT unhex(json_extract(value, '$[0]')), json_extract(value, '$[1]') FROM json_each($1)";
+
 async fn insert(pool: &SqlitePool, rows: &[(PaymentId, i64)]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut insert = QueryBuilder::new("INSERT INTO used (id, until) ");
-    insert.push_values(rows, |mut values, (id, until)| {
-        values.push_bind(id.to_vec()).push_bind(*until);
-    });
-    insert.push(" ON CONFLICT (id) DO UPDATE SET until = MAX(used.until, excluded.until)");
-    insert.build().execute(pool).await?;
+    let batch: Vec<(String, i64)> = rows
+        .iter()
+        .map(|(id, until)| (hex::encode(id), *until))
+        .collect();
+    let batch = serde_json::to_string(&batch).map_err(|error| sqlx::Error::Encode(error.into()))?;
+    sqlx::query(APPEND).bind(batch).execute(pool).await?;
     Ok(())
 }

@@ -54,8 +54,7 @@ impl RedisReservations {
     }
 
     fn key(&self, id: &PaymentId) -> String {
-        let hex: String = id.iter().map(|byte| format!("{byte:02x}")).collect();
-        format!("{}{hex}", self.prefix)
+        format!("{}{}", self.prefix, hex::encode(id))
     }
 
     pub(super) async fn reserve(
