@@ -63,6 +63,14 @@ pub struct Settled {
     pub proof: String,
 }
 
+/// A receipt that passed every check, with its allowance's lock.
+struct Admitted<'a> {
+    signed: SignedReceipt,
+    terms: Terms,
+    state: Arc<AllowanceState>,
+    _serial: tokio::sync::MutexGuard<'a, ()>,
+}
+
 /// What the escrow scheme needs.
 pub struct EscrowScheme {
     chain: Arc<ChainReader>,
@@ -105,13 +113,9 @@ impl EscrowScheme {
 
     /// Checks a receipt without accepting it.
     pub async fn verify(&self, request: &PaymentRequest, now: i64) -> Result<Verified, Rejection> {
-        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
-        self.check_signature(&signed).await?;
-        let terms = self.terms(request, now);
-        let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
-        let state = self.evaluate(&signed, &terms).await?;
+        let admitted = self.admit(request, now).await?;
         Ok(Verified {
-            payer: state.escrow.owner,
+            payer: admitted.state.escrow.owner,
         })
     }
 
@@ -119,11 +123,12 @@ impl EscrowScheme {
     /// returns its proof. A receipt accepted before is refused as a
     /// duplicate that carries the proof issued then.
     pub async fn settle(&self, request: &PaymentRequest, now: i64) -> Result<Settled, Rejection> {
-        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
-        self.check_signature(&signed).await?;
-        let terms = self.terms(request, now);
-        let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
-        let state = self.evaluate(&signed, &terms).await?;
+        let Admitted {
+            signed,
+            terms,
+            state,
+            _serial,
+        } = self.admit(request, now).await?;
         let payer = state.escrow.owner;
 
         let receipt = signed.receipt;
@@ -193,6 +198,23 @@ impl EscrowScheme {
             "acceptedCumulative": settled.cumulative.to_string(),
             "generation": settled.generation.to_string(),
         }})
+    }
+
+    /// Parses and checks a receipt against chain state and the accepted
+    /// watermark, holding its allowance's lock (kept until the new watermark
+    /// is committed).
+    async fn admit(&self, request: &PaymentRequest, now: i64) -> Result<Admitted<'_>, Rejection> {
+        let signed = SignedReceipt::from_payload(&request.payment.payload)?;
+        self.check_signature(&signed).await?;
+        let terms = self.terms(request, now);
+        let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
+        let state = self.evaluate(&signed, &terms).await?;
+        Ok(Admitted {
+            signed,
+            terms,
+            state,
+            _serial,
+        })
     }
 
     async fn check_signature(&self, signed: &SignedReceipt) -> Result<(), Rejection> {
