@@ -306,6 +306,8 @@ fn main() {
         .with_client("bench", API_KEY);
         settings.claimer = None;
         settings.chain_cache_ttl = Duration::from_secs(3_600);
+        // Many tiny receipts per allowance: the minimum amount is lowered for them.
+        settings.min_amount = PRICE;
         let facilitator = Facilitator::start(settings).await.unwrap();
         let url = format!("{}/settle", facilitator.url());
         // Warm-up: one receipt per allowance loads the chain cache.
