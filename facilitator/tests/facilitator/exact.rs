@@ -430,17 +430,13 @@ async fn signed_both_ways(world: &World, parties: &Parties) -> (String, Versione
     (wire, transaction)
 }
 
-#[tokio::test]
-async fn a_transfer_left_pending_by_a_crash_is_finished_by_the_next_settle_of_the_same_payment() {
-    let world = World::start().await;
-    let parties = parties(&world).await;
-    let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
-    let (wire, sent) = signed_both_ways(&world, &parties).await;
-    // The facilitator recorded it, sent it, and died before answering.
-    let store = world.facilitator().store();
-    store
+/// Records `transaction` as the facilitator does just before sending it.
+async fn record_pending(world: &World, parties: &Parties, transaction: &VersionedTransaction) {
+    world
+        .facilitator()
+        .store()
         .begin_transfer(&paytab_facilitator::store::TransferRecord {
-            signature: sent.signatures[0].to_string(),
+            signature: transaction.signatures[0].to_string(),
             payer: parties.payer.pubkey(),
             pay_to: parties.provider.pubkey(),
             mint: world.mint(),
@@ -450,6 +446,16 @@ async fn a_transfer_left_pending_by_a_crash_is_finished_by_the_next_settle_of_th
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_transfer_left_pending_by_a_crash_is_finished_by_the_next_settle_of_the_same_payment() {
+    let world = World::start().await;
+    let parties = parties(&world).await;
+    let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
+    let (wire, sent) = signed_both_ways(&world, &parties).await;
+    // The facilitator recorded it, sent it, and died before answering.
+    record_pending(&world, &parties, &sent).await;
     let landed = world.rpc.send_transaction(&sent).await.unwrap();
     world.wait(&landed).await;
 
@@ -479,20 +485,7 @@ async fn a_transfer_left_pending_that_never_landed_fails_once_its_blockhash_expi
     let parties = parties(&world).await;
     let requirement = requirement(&world, &parties.provider.pubkey(), PRICE);
     let (wire, lost) = signed_both_ways(&world, &parties).await;
-    world
-        .facilitator()
-        .store()
-        .begin_transfer(&paytab_facilitator::store::TransferRecord {
-            signature: lost.signatures[0].to_string(),
-            payer: parties.payer.pubkey(),
-            pay_to: parties.provider.pubkey(),
-            mint: world.mint(),
-            amount: PRICE,
-            status: paytab_facilitator::store::TransferStatus::Pending,
-            created_at: now(),
-        })
-        .await
-        .unwrap();
+    record_pending(&world, &parties, &lost).await;
     let blockhash = *lost.message.recent_blockhash();
     for _ in 0..400 {
         let valid = world

@@ -151,7 +151,7 @@ impl World {
             network: &localnet.info().network,
             asset: &localnet.info().usdc_mint,
             facilitator_url: &facilitator.url(),
-            fee_payer: &facilitator_key.pubkey(),
+            fee_payer: facilitator_key.pubkey(),
             upstream,
             provider,
             used,
@@ -185,53 +185,50 @@ impl World {
         facilitator_url: Option<&str>,
         routes: &str,
     ) -> Gateway {
+        let ours = self.facilitator.url();
         start_gateway(GatewaySetup {
-            network: &self.localnet.info().network,
-            asset: &self.localnet.info().usdc_mint,
-            facilitator_url: facilitator_url.unwrap_or(&self.facilitator.url()),
-            fee_payer: &self.facilitator_key.pubkey(),
-            upstream: self.upstream,
-            provider: self.provider,
             used,
-            public_url: None,
-            top: "",
-            routes,
+            facilitator_url: facilitator_url.unwrap_or(&ours),
+            ..self.setup(&ours, routes)
         })
         .await
     }
 
     /// Another gateway with `top` (top-level settings) and `routes`.
     pub async fn another_gateway_with(&self, top: &str, routes: &str) -> Gateway {
+        let ours = self.facilitator.url();
         start_gateway(GatewaySetup {
-            network: &self.localnet.info().network,
-            asset: &self.localnet.info().usdc_mint,
-            facilitator_url: &self.facilitator.url(),
-            fee_payer: &self.facilitator_key.pubkey(),
-            upstream: self.upstream,
-            provider: self.provider,
-            used: self.used_file(),
-            public_url: None,
             top,
-            routes,
+            ..self.setup(&ours, routes)
         })
         .await
     }
 
     /// Another gateway with the default routes behind `public_url`.
     pub async fn another_gateway_at(&self, used: Used, public_url: &str) -> Gateway {
+        let ours = self.facilitator.url();
         start_gateway(GatewaySetup {
-            network: &self.localnet.info().network,
-            asset: &self.localnet.info().usdc_mint,
-            facilitator_url: &self.facilitator.url(),
-            fee_payer: &self.facilitator_key.pubkey(),
-            upstream: self.upstream,
-            provider: self.provider,
             used,
             public_url: Some(public_url),
-            top: "",
-            routes: ROUTES,
+            ..self.setup(&ours, ROUTES)
         })
         .await
+    }
+
+    /// This world's gateway setup with `routes`, asking the facilitator at `facilitator_url`.
+    fn setup<'a>(&'a self, facilitator_url: &'a str, routes: &'a str) -> GatewaySetup<'a> {
+        GatewaySetup {
+            network: &self.localnet.info().network,
+            asset: &self.localnet.info().usdc_mint,
+            facilitator_url,
+            fee_payer: self.facilitator_key.pubkey(),
+            upstream: self.upstream,
+            provider: self.provider,
+            used: self.used_file(),
+            public_url: None,
+            top: "",
+            routes,
+        }
     }
 
     /// The file this world's first gateway keeps used payments in.
@@ -432,7 +429,7 @@ pub struct GatewaySetup<'a> {
     pub network: &'a str,
     pub asset: &'a Pubkey,
     pub facilitator_url: &'a str,
-    pub fee_payer: &'a Pubkey,
+    pub fee_payer: Pubkey,
     pub upstream: SocketAddr,
     pub provider: Pubkey,
     pub used: Used,
