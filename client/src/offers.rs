@@ -136,7 +136,7 @@ fn read_x402(value: &Value, version: u8, required: &mut PaymentRequired) {
 fn x402_offer(requirement: &Value, version: u8) -> Result<Offer, String> {
     let scheme = requirement["scheme"].as_str().unwrap_or("?");
     let kind = match scheme {
-        "escrow" => OfferKind::Escrow,
+        paytab_protocol::schemes::PAYTAB_ESCROW => OfferKind::Escrow,
         "exact" => OfferKind::Exact,
         other => return Err(format!("x402 scheme `{other}` is not supported")),
     };
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn a_402_with_v2_and_mpp_challenges_yields_every_offer() {
         let required = json!({"x402Version": 2, "error": "payment required",
-            "accepts": [requirement("escrow"), requirement("exact"), requirement("upto")]});
+            "accepts": [requirement("paytab-escrow"), requirement("exact"), requirement("upto")]});
         let request = json!({"amount": "10000", "currency": Pubkey::new_from_array([3; 32]).to_string(),
             "recipient": Pubkey::new_from_array([2; 32]).to_string(),
             "methodDetails": {"network": "devnet", "decimals": 6, "feePayer": true,
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(mpp.decimals, Some(6));
         assert_eq!(mpp.fee_payer, Some(Pubkey::new_from_array([9; 32])));
         assert_eq!(mpp.mpp.as_ref().unwrap().id, "abc");
-        assert_eq!(parsed.offers[0].requirement, requirement("escrow"));
+        assert_eq!(parsed.offers[0].requirement, requirement("paytab-escrow"));
     }
 
     #[test]

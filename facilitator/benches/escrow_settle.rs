@@ -111,7 +111,7 @@ async fn setup(payers: usize) -> Setup {
 
 fn requirement(setup: &Setup) -> Value {
     json!({
-        "scheme": "escrow",
+        "scheme": "paytab-escrow",
         "network": setup.localnet.info().network,
         "amount": PRICE.to_string(),
         "asset": setup.localnet.info().usdc_mint.to_string(),

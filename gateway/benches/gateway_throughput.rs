@@ -266,13 +266,13 @@ price = {PRICE}
         payers.push(support::payer(&localnet, &rpc, &facilitator_key, &provider).await);
     }
     let requirement = json!({
-        "scheme": "escrow",
+        "scheme": "paytab-escrow",
         "network": network,
         "amount": PRICE.to_string(),
         "asset": mint.to_string(),
         "payTo": provider.to_string(),
         "maxTimeoutSeconds": 60,
-        "extra": {"delegate": facilitator_key.pubkey().to_string()},
+        "extra": {"delegate": facilitator_key.pubkey().to_string(), "programId": paytab::ID.to_string()},
     });
     // Each receipt is used once; enough for well over the expected rate.
     let receipts_per_client = (seconds as usize * 4_000 / clients).max(200);

@@ -8,6 +8,7 @@ use hmac::{Hmac, Mac};
 use paytab_protocol::clock::rfc3339;
 use paytab_protocol::mpp::ChallengeParams;
 use paytab_protocol::networks::{mpp_network_name, v1_network_name};
+use paytab_protocol::schemes::{self, PAYTAB_PROGRAM_ID};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
@@ -30,7 +31,7 @@ pub struct Priced<'a> {
 
 fn scheme_name(scheme: PayScheme) -> Option<&'static str> {
     match scheme {
-        PayScheme::Escrow => Some("escrow"),
+        PayScheme::Escrow => Some(schemes::PAYTAB_ESCROW),
         PayScheme::Exact => Some("exact"),
         PayScheme::Mpp => None,
     }
@@ -39,7 +40,10 @@ fn scheme_name(scheme: PayScheme) -> Option<&'static str> {
 fn extra(terms: &PaymentTerms, scheme: PayScheme) -> Value {
     match scheme {
         PayScheme::Exact => json!({"feePayer": terms.fee_payer.map(|key| key.to_string())}),
-        _ => json!({"delegate": terms.delegate.map(|key| key.to_string())}),
+        _ => json!({
+            "delegate": terms.delegate.map(|key| key.to_string()),
+            "programId": PAYTAB_PROGRAM_ID,
+        }),
     }
 }
 
@@ -255,7 +259,8 @@ mod tests {
         let required = payment_required_v2(&priced(&terms), "payment required");
         let accepts = required["accepts"].as_array().unwrap();
         assert_eq!(accepts.len(), 2);
-        assert_eq!(accepts[0]["scheme"], "escrow");
+        assert_eq!(accepts[0]["scheme"], "paytab-escrow");
+        assert_eq!(accepts[0]["extra"]["programId"], PAYTAB_PROGRAM_ID);
         assert_eq!(accepts[1]["scheme"], "exact");
         assert_eq!(
             accepts[1]["extra"]["feePayer"],

@@ -103,7 +103,7 @@ pub fn of_x402(scheme: &str, payload: &Value) -> Result<Vec<PaymentId>, String> 
                 .ok_or("payload.transaction must be a base64 string")?;
             Ok(vec![transaction(wire)?])
         }
-        "escrow" => {
+        paytab_protocol::schemes::PAYTAB_ESCROW => {
             let allowance = payload["allowance"]
                 .as_str()
                 .and_then(|text| text.parse::<Pubkey>().ok())
@@ -162,16 +162,20 @@ mod tests {
                              "signer": "x", "signature": "y"});
         let resigned = json!({"allowance": allowance.to_string(), "generation": "7", "cumulative": "100",
                               "signer": "z", "signature": "w"});
-        assert_eq!(of_x402("escrow", &payload), of_x402("escrow", &resigned));
         assert_eq!(
-            of_x402("escrow", &payload).unwrap(),
+            of_x402("paytab-escrow", &payload),
+            of_x402("paytab-escrow", &resigned)
+        );
+        assert_eq!(
+            of_x402("paytab-escrow", &payload).unwrap(),
             vec![escrow_receipt(&allowance, 7, 100)]
         );
         assert_ne!(
             escrow_receipt(&allowance, 7, 100),
             escrow_receipt(&allowance, 7, 101)
         );
-        assert!(of_x402("escrow", &json!({"allowance": "x"})).is_err());
+        assert!(of_x402("paytab-escrow", &json!({"allowance": "x"})).is_err());
+        assert!(of_x402("escrow", &payload).is_err(), "not paytab's scheme");
         assert!(of_x402("upto", &payload).is_err());
     }
 

@@ -7,6 +7,7 @@
 //! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
 //! - [`sign_in`]: the x402 sign-in-with-x answer for Solana;
 //! - [`mpp`]: the MPP `Authorization: Payment` credential;
+//! - [`schemes`]: payment scheme names on the wire;
 //! - [`clock`]: unix seconds and RFC 3339;
 //! - [`amount`]: raw token units as decimal amounts;
 //! - [`private_file`]: owner-only files for payment databases;
@@ -22,6 +23,7 @@ pub mod networks;
 pub mod precomputed;
 pub mod private_file;
 pub mod proof;
+pub mod schemes;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sign_in;

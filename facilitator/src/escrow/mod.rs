@@ -37,7 +37,7 @@ use rules::Terms;
 use watermarks::Watermarks;
 
 /// The scheme's name on the wire.
-pub const SCHEME: &str = "escrow";
+pub const SCHEME: &str = paytab_protocol::schemes::PAYTAB_ESCROW;
 
 /// A receipt that passed every check.
 #[derive(Debug, Clone)]
@@ -204,6 +204,7 @@ impl EscrowScheme {
     /// watermark, holding its allowance's lock (kept until the new watermark
     /// is committed).
     async fn admit(&self, request: &PaymentRequest, now: i64) -> Result<Admitted<'_>, Rejection> {
+        check_program(request)?;
         let signed = SignedReceipt::from_payload(&request.payment.payload)?;
         self.check_signature(&signed).await?;
         let terms = self.terms(request, now);
@@ -358,6 +359,21 @@ impl EscrowScheme {
     }
 }
 
+/// An offer naming another program (`extra.programId`) is not one this
+/// facilitator settles; an offer naming none is taken to mean paytab's.
+fn check_program(request: &PaymentRequest) -> Result<(), Rejection> {
+    match request.requirement.extra.get("programId") {
+        None => Ok(()),
+        Some(program) if program.as_str() == Some(paytab_protocol::schemes::PAYTAB_PROGRAM_ID) => {
+            Ok(())
+        }
+        Some(_) => Err(Rejection::new(
+            "invalid_payment_requirements",
+            "extra.programId names another program than the paytab program this facilitator settles for",
+        )),
+    }
+}
+
 /// A failed commit: 503 when the database said no (nothing was stored),
 /// 504 when the commit's outcome is unknown.
 fn commit_rejection(error: CommitError) -> Rejection {
@@ -365,5 +381,16 @@ fn commit_rejection(error: CommitError) -> Rejection {
         Rejection::settle_error(error)
     } else {
         Rejection::outcome_unknown(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_program_id_on_the_wire_is_the_programs_own() {
+        assert_eq!(
+            paytab::ID.to_string(),
+            paytab_protocol::schemes::PAYTAB_PROGRAM_ID
+        );
     }
 }

@@ -47,7 +47,7 @@ async fn supported_lists_both_schemes_in_both_versions_with_the_fee_payer() {
     let kinds = answer["kinds"].as_array().unwrap();
     assert_eq!(kinds.len(), 4);
     for version in [1, 2] {
-        for scheme in ["exact", "escrow"] {
+        for scheme in ["exact", "paytab-escrow"] {
             let kind = kinds
                 .iter()
                 .find(|kind| kind["x402Version"] == version && kind["scheme"] == scheme)
@@ -58,7 +58,7 @@ async fn supported_lists_both_schemes_in_both_versions_with_the_fee_payer() {
     }
     let escrow = kinds
         .iter()
-        .find(|kind| kind["scheme"] == "escrow")
+        .find(|kind| kind["scheme"] == "paytab-escrow")
         .unwrap();
     assert_eq!(escrow["extra"]["delegate"], fee_payer);
     assert_eq!(escrow["extra"]["programId"], paytab::ID.to_string());

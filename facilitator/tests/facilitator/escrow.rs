@@ -470,3 +470,21 @@ async fn malformed_escrow_payloads_are_refused_as_invalid_payload() {
     }
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_offer_naming_another_program_is_refused() {
+    let (world, provider, mut payer) = world_with_payer(Terms::default()).await;
+    let mut requirement = world.escrow_requirement(&provider.pubkey(), PRICE);
+    requirement["extra"]["programId"] =
+        serde_json::json!(solana_pubkey::Pubkey::new_unique().to_string());
+    let body = world.body(&requirement, payer.next_receipt(PRICE));
+    let (_, answer) = world.post("/settle", &body).await;
+    assert_refused(&answer, "invalid_payment_requirements");
+    let stored = world
+        .facilitator()
+        .store()
+        .watermark(&payer.allowance)
+        .await;
+    assert!(stored.unwrap().is_none(), "nothing was accepted");
+    world.shutdown().await;
+}

@@ -283,13 +283,13 @@ impl World {
     /// The v2 requirement of an escrow payment of `amount` to `provider`.
     pub fn escrow_requirement(&self, provider: &Pubkey, amount: u64) -> Value {
         json!({
-            "scheme": "escrow",
+            "scheme": "paytab-escrow",
             "network": self.network(),
             "amount": amount.to_string(),
             "asset": self.mint().to_string(),
             "payTo": provider.to_string(),
             "maxTimeoutSeconds": 60,
-            "extra": {"delegate": self.facilitator_key.pubkey().to_string()},
+            "extra": {"delegate": self.facilitator_key.pubkey().to_string(), "programId": paytab::ID.to_string()},
         })
     }
 

@@ -258,13 +258,13 @@ impl World {
     /// The v2 escrow requirement the gateway offers for a route of `PRICE`.
     pub fn escrow_requirement(&self) -> Value {
         json!({
-            "scheme": "escrow",
+            "scheme": "paytab-escrow",
             "network": self.localnet.info().network,
             "amount": PRICE.to_string(),
             "asset": self.localnet.info().usdc_mint.to_string(),
             "payTo": self.provider.to_string(),
             "maxTimeoutSeconds": 60,
-            "extra": {"delegate": self.facilitator_key.pubkey().to_string()},
+            "extra": {"delegate": self.facilitator_key.pubkey().to_string(), "programId": paytab::ID.to_string()},
         })
     }
 
