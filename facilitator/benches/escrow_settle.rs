@@ -49,6 +49,7 @@ async fn setup(payers: usize) -> Setup {
     let localnet = Localnet::start(LocalnetConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         slot_duration: Duration::from_millis(100),
+        ..LocalnetConfig::default()
     })
     .await
     .unwrap();

@@ -117,6 +117,7 @@ async fn run(clients: usize, seconds: u64) {
     let localnet = Localnet::start(LocalnetConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         slot_duration: Duration::from_millis(100),
+        ..LocalnetConfig::default()
     })
     .await
     .unwrap();

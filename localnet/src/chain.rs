@@ -1,7 +1,7 @@
 //! The chain: the working bank, its slot clock, and the transactions it processed.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use solana_hash::Hash;
 use solana_instruction::Instruction;
@@ -87,9 +87,9 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Creates the chain at slot 1 with slots of `slot_duration`.
-    pub fn new(slot_duration: Duration) -> Self {
-        let genesis = genesis::build(slot_duration);
+    /// Creates the chain at slot 1, its genesis derived from `seed`.
+    pub fn new(seed: &str) -> Self {
+        let genesis = genesis::build(seed);
         let genesis_hash = genesis.genesis_hash;
         let network = format!("solana:{}", &genesis_hash.to_string()[..32]);
         let info = ChainInfo {

@@ -29,6 +29,11 @@ pub const USDC_DECIMALS: u8 = 6;
 const FAUCET_LAMPORTS: u64 = 1_000_000 * LAMPORTS_PER_SOL;
 /// Ticks per slot, as on a real cluster.
 const TICKS_PER_SLOT: u64 = 64;
+/// The slot length the genesis states (a real cluster's); the localnet's own
+/// timer sets the pace.
+const NOMINAL_SLOT: Duration = Duration::from_millis(400);
+/// When the genesis says it was created (2026-01-01T00:00:00Z).
+const GENESIS_TIME: i64 = 1_767_225_600;
 
 /// The first bank and the keys the localnet holds.
 pub struct Genesis {
@@ -48,22 +53,33 @@ pub fn usdc_mint_address() -> Pubkey {
     Keypair::new_from_array(seed).pubkey()
 }
 
-/// Creates the genesis bank with slots of `slot_duration`.
-pub fn build(slot_duration: Duration) -> Genesis {
+/// A key derived from the genesis seed and its role: the same on every start.
+fn seeded_key(seed: &str, role: &str) -> Keypair {
+    let bytes =
+        solana_sha256_hasher::hashv(&[b"paytab localnet key", seed.as_bytes(), role.as_bytes()])
+            .to_bytes();
+    Keypair::new_from_array(bytes)
+}
+
+/// Creates the genesis bank from `seed`: every key, the creation time and
+/// the proof-of-history settings are fixed, so the genesis hash (and the
+/// CAIP-2 network id) depends on the seed alone. The slot clock's pace does
+/// not enter it: it is the localnet's timer, not the genesis.
+pub fn build(seed: &str) -> Genesis {
     install_native_syscall_stubs();
-    let faucet = Keypair::new();
+    let faucet = seeded_key(seed, "faucet");
     let usdc_mint = usdc_mint_address();
     let rent = Rent::default();
     let feature_set = FeatureSet::all_enabled();
-    let validator = Keypair::new().pubkey();
+    let validator = seeded_key(seed, "validator identity").pubkey();
     let validator_stake = rent.minimum_balance(4_000) + 1_000_000 * LAMPORTS_PER_SOL;
 
     let mut genesis_config = create_genesis_config_with_leader_ex(
         FAUCET_LAMPORTS,
         &faucet.pubkey(),
         &validator,
-        &Keypair::new().pubkey(),
-        &Keypair::new().pubkey(),
+        &seeded_key(seed, "validator vote").pubkey(),
+        &seeded_key(seed, "validator stake").pubkey(),
         None,
         validator_stake,
         42,
@@ -77,7 +93,8 @@ pub fn build(slot_duration: Duration) -> Genesis {
         vec![(usdc_mint, usdc_mint_account(&faucet.pubkey(), &rent))],
     );
     genesis_config.ticks_per_slot = TICKS_PER_SLOT;
-    genesis_config.poh_config = PohConfig::new_sleep(slot_duration / TICKS_PER_SLOT as u32);
+    genesis_config.poh_config = PohConfig::new_sleep(NOMINAL_SLOT / TICKS_PER_SLOT as u32);
+    genesis_config.creation_time = GENESIS_TIME;
 
     let bank = Bank::new_from_genesis(
         &genesis_config,

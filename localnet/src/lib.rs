@@ -21,4 +21,4 @@ mod server;
 pub use chain::{Chain, ChainInfo};
 pub use genesis::{usdc_mint_address, USDC_DECIMALS};
 pub use ledger::StoredTransaction;
-pub use server::{Localnet, LocalnetConfig};
+pub use server::{Localnet, LocalnetConfig, DEFAULT_GENESIS_SEED};

@@ -21,6 +21,9 @@ struct Args {
     /// Slot length in milliseconds.
     #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(10..=10_000))]
     slot_ms: u64,
+    /// Seeds the genesis: the same seed is the same chain (CAIP-2 id) on every start.
+    #[arg(long, default_value = paytab_localnet::DEFAULT_GENESIS_SEED)]
+    genesis_seed: String,
 }
 
 #[tokio::main]
@@ -36,6 +39,7 @@ async fn main() -> std::process::ExitCode {
     let config = LocalnetConfig {
         bind: args.bind,
         slot_duration: Duration::from_millis(args.slot_ms),
+        genesis_seed: args.genesis_seed,
     };
     let localnet = match Localnet::start(config).await {
         Ok(localnet) => localnet,

@@ -12,6 +12,9 @@ use tokio::task::JoinHandle;
 use crate::chain::{Chain, ChainInfo};
 use crate::rpc;
 
+/// The genesis seed of the default localnet.
+pub const DEFAULT_GENESIS_SEED: &str = "paytab localnet";
+
 /// How to run a localnet.
 #[derive(Debug, Clone)]
 pub struct LocalnetConfig {
@@ -19,6 +22,9 @@ pub struct LocalnetConfig {
     pub bind: SocketAddr,
     /// Length of a slot.
     pub slot_duration: Duration,
+    /// Seeds the genesis: the same seed gives the same genesis hash, and so
+    /// the same CAIP-2 network id, on every start.
+    pub genesis_seed: String,
 }
 
 impl Default for LocalnetConfig {
@@ -26,6 +32,7 @@ impl Default for LocalnetConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8899)),
             slot_duration: Duration::from_millis(400),
+            genesis_seed: DEFAULT_GENESIS_SEED.into(),
         }
     }
 }
@@ -43,7 +50,8 @@ impl Localnet {
     /// Builds the chain and starts serving it.
     pub async fn start(config: LocalnetConfig) -> std::io::Result<Self> {
         let slot_duration = config.slot_duration;
-        let chain = tokio::task::spawn_blocking(move || Arc::new(Chain::new(slot_duration)))
+        let seed = config.genesis_seed.clone();
+        let chain = tokio::task::spawn_blocking(move || Arc::new(Chain::new(&seed)))
             .await
             .map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(config.bind).await?;

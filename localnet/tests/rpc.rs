@@ -55,6 +55,7 @@ impl Net {
         let localnet = Localnet::start(LocalnetConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             slot_duration: Duration::from_millis(SLOT_MS),
+            ..LocalnetConfig::default()
         })
         .await
         .unwrap();
@@ -849,4 +850,36 @@ async fn every_method_answers_hostile_parameters_with_a_json_rpc_error_and_never
         .await;
     assert_eq!(rent["error"]["code"], -32602, "{rent}");
     assert!(net.rpc.get_slot().await.is_ok(), "the server is still up");
+}
+
+#[tokio::test]
+async fn the_same_genesis_seed_is_the_same_network_on_every_start_and_another_seed_another() {
+    let start = |seed: &str, slot_ms: u64| {
+        Localnet::start(LocalnetConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            slot_duration: Duration::from_millis(slot_ms),
+            genesis_seed: seed.into(),
+        })
+    };
+    let first = start(paytab_localnet::DEFAULT_GENESIS_SEED, SLOT_MS)
+        .await
+        .unwrap();
+    let network = first.info().network.clone();
+    let genesis = first.info().genesis_hash;
+    first.shutdown().await;
+    let again = start(paytab_localnet::DEFAULT_GENESIS_SEED, 400)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.info().network,
+        network,
+        "a restart, at another pace, is the same chain"
+    );
+    assert_eq!(again.info().genesis_hash, genesis);
+    let rpc = RpcClient::new(again.rpc_url());
+    assert_eq!(rpc.get_genesis_hash().await.unwrap(), genesis);
+    again.shutdown().await;
+    let other = start("another chain", SLOT_MS).await.unwrap();
+    assert_ne!(other.info().network, network);
+    other.shutdown().await;
 }

@@ -48,6 +48,9 @@ enum Command {
         /// Slot length in milliseconds
         #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(10..=10_000))]
         slot_ms: u64,
+        /// Seeds the genesis: the same seed is the same chain (CAIP-2 id) on every start
+        #[arg(long, default_value = paytab_localnet::DEFAULT_GENESIS_SEED)]
+        genesis_seed: String,
     },
     /// Show the wallet's address and balances (or create a wallet)
     #[command(
@@ -289,7 +292,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let context = Context::resolve(&cli.global)?;
     match cli.command {
         Command::Demo => demo::run().await,
-        Command::Localnet { bind, slot_ms } => localnet::run(&context, bind, slot_ms).await,
+        Command::Localnet {
+            bind,
+            slot_ms,
+            genesis_seed,
+        } => localnet::run(&context, bind, slot_ms, genesis_seed).await,
         Command::Wallet { action: None } => wallet::show(&context).await,
         Command::Wallet {
             action: Some(WalletAction::Create),

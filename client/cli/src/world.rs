@@ -73,6 +73,7 @@ impl World {
                 .parse()
                 .map_err(|_| failed("localnet")("bad address".into()))?,
             slot_duration: Duration::from_millis(50),
+            ..LocalnetConfig::default()
         })
         .await
         .map_err(|error| failed("localnet")(error.to_string()))?;

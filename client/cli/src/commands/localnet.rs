@@ -11,10 +11,16 @@ use crate::error::CliError;
 use crate::output::emit;
 
 /// Runs the localnet on `bind` until interrupted.
-pub async fn run(context: &Context, bind: SocketAddr, slot_ms: u64) -> Result<(), CliError> {
+pub async fn run(
+    context: &Context,
+    bind: SocketAddr,
+    slot_ms: u64,
+    genesis_seed: String,
+) -> Result<(), CliError> {
     let localnet = Localnet::start(LocalnetConfig {
         bind,
         slot_duration: Duration::from_millis(slot_ms),
+        genesis_seed,
     })
     .await
     .map_err(|error| {

@@ -121,6 +121,7 @@ impl World {
         let localnet = Localnet::start(LocalnetConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             slot_duration: Duration::from_millis(40),
+            ..LocalnetConfig::default()
         })
         .await
         .unwrap();
