@@ -23,7 +23,7 @@ use solana_transaction_status_client_types::{
 
 use crate::balances;
 use crate::genesis::{self, USDC_DECIMALS};
-use crate::ledger::{Ledger, StoredTransaction};
+use crate::ledger::{AddressEntry, BlockRecord, Ledger, StoredTransaction};
 
 /// Slots after which a transaction counts as finalized (there is no consensus:
 /// depth alone decides).
@@ -70,6 +70,8 @@ pub struct ChainInfo {
     pub program_id: Pubkey,
     /// The faucet: pays airdrops and holds the test mint's authority.
     pub faucet: Pubkey,
+    /// The (only) validator's identity.
+    pub identity: Pubkey,
 }
 
 struct State {
@@ -98,6 +100,7 @@ impl Chain {
             usdc_mint: genesis.usdc_mint,
             program_id: paytab::ID,
             faucet: genesis.faucet.pubkey(),
+            identity: genesis.identity,
         };
         let forks = BankForks::new_rw_arc(genesis.bank);
         let bank = read(&forks).working_bank();
@@ -129,6 +132,19 @@ impl Chain {
         let mut state = self.lock();
         let parent = state.bank.clone();
         parent.fill_bank_with_ticks_for_tests();
+        let previous_blockhash = state
+            .ledger
+            .block(parent.parent_slot())
+            .map_or_else(|| parent.parent_hash(), |block| block.blockhash);
+        state.ledger.close_block(BlockRecord {
+            slot: parent.slot(),
+            parent_slot: parent.parent_slot(),
+            blockhash: parent.last_blockhash(),
+            previous_blockhash,
+            block_time: parent.clock().unix_timestamp,
+            block_height: parent.block_height(),
+            signatures: Vec::new(),
+        });
         let child = Bank::new_from_parent(parent.clone(), parent.collector_id(), parent.slot() + 1);
         let mut forks = write(&state.forks);
         let child = forks.insert(child).clone_without_scheduler();
@@ -189,7 +205,10 @@ impl Chain {
             transaction,
             meta,
         };
-        state.ledger.record(signature, stored);
+        let mut touched = keys;
+        touched.extend(stored.meta.loaded_addresses.writable.iter());
+        touched.extend(stored.meta.loaded_addresses.readonly.iter());
+        state.ledger.record(signature, stored, &touched);
         Ok(signature)
     }
 
@@ -284,6 +303,34 @@ impl Chain {
     /// The committed transaction with `signature`, if known.
     pub fn transaction(&self, signature: &Signature) -> Option<StoredTransaction> {
         self.lock().ledger.get(signature).cloned()
+    }
+
+    /// The closed block of `slot`, if kept.
+    pub fn block(&self, slot: u64) -> Option<BlockRecord> {
+        self.lock().ledger.block(slot).cloned()
+    }
+
+    /// Closed slots from `start` through `end`, at most `limit`.
+    pub fn block_slots(&self, start: u64, end: u64, limit: usize) -> Vec<u64> {
+        self.lock().ledger.slots(start, end, limit)
+    }
+
+    /// The oldest block kept, if any closed yet.
+    pub fn first_block(&self) -> Option<u64> {
+        self.lock().ledger.first_slot()
+    }
+
+    /// `address`'s transactions, newest first (see [`Ledger::signatures_for`]).
+    pub fn signatures_for(
+        &self,
+        address: &Pubkey,
+        before: Option<&Signature>,
+        until: Option<&Signature>,
+        limit: usize,
+    ) -> Vec<AddressEntry> {
+        self.lock()
+            .ledger
+            .signatures_for(address, before, until, limit)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

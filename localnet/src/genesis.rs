@@ -45,6 +45,8 @@ pub struct Genesis {
     pub usdc_mint: Pubkey,
     /// Hash of the genesis configuration.
     pub genesis_hash: solana_hash::Hash,
+    /// The validator's identity.
+    pub identity: Pubkey,
 }
 
 /// The test mint's address: fixed, so configurations survive restarts.
@@ -131,6 +133,7 @@ pub fn build(seed: &str) -> Genesis {
         faucet,
         usdc_mint,
         genesis_hash: genesis_config.hash(),
+        identity: validator,
     }
 }
 

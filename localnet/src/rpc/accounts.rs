@@ -170,12 +170,12 @@ fn allows(filter: &RpcFilterType, account: &AccountSharedData) -> bool {
     }
 }
 
-fn is_token_program(program: &Pubkey) -> bool {
+pub(super) fn is_token_program(program: &Pubkey) -> bool {
     *program == spl_token_interface::ID || *program == spl_token_2022_interface::ID
 }
 
 /// Accounts owned by `program` that pass `keep`.
-fn scan(
+pub(super) fn scan(
     bank: &Bank,
     program: &Pubkey,
     keep: impl Fn(&AccountSharedData) -> bool,

@@ -13,8 +13,43 @@ use crate::chain::Chain;
 /// The Agave version whose runtime the localnet embeds.
 pub const API_VERSION: &str = "3.1.12";
 
-pub fn get_version() -> Result<Value, RpcError> {
-    Ok(json!({ "solana-core": API_VERSION, "feature-set": null }))
+/// The version, with `feature-set` the first four bytes (little endian) of
+/// the SHA-256 of the active feature ids in order, as a validator reports a
+/// number identifying its feature set.
+pub fn get_version(chain: &Chain) -> Result<Value, RpcError> {
+    let bank = chain.bank();
+    let mut active: Vec<_> = bank.feature_set.active().keys().copied().collect();
+    active.sort();
+    let ids: Vec<&[u8]> = active.iter().map(|id| id.as_ref()).collect();
+    let digest = solana_sha256_hasher::hashv(&ids).to_bytes();
+    let feature_set = u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    Ok(json!({ "solana-core": API_VERSION, "feature-set": feature_set }))
+}
+
+pub fn get_epoch_schedule(chain: &Chain) -> Result<Value, RpcError> {
+    to_json(chain.bank().epoch_schedule().clone())
+}
+
+/// Total, circulating and non-circulating lamports (all circulate here).
+pub fn get_supply(chain: &Chain) -> Result<Value, RpcError> {
+    let total = chain.bank().capitalization();
+    with_context(
+        chain,
+        json!({
+            "total": total,
+            "circulating": total,
+            "nonCirculating": 0,
+            "nonCirculatingAccounts": [],
+        }),
+    )
+}
+
+pub fn get_transaction_count(chain: &Chain) -> Result<Value, RpcError> {
+    Ok(json!(chain.bank().transaction_count()))
+}
+
+pub fn get_identity(chain: &Chain) -> Result<Value, RpcError> {
+    Ok(json!({ "identity": chain.info().identity.to_string() }))
 }
 
 pub fn get_genesis_hash(chain: &Chain) -> Result<Value, RpcError> {

@@ -16,6 +16,8 @@ pub const SEND_TRANSACTION_PREFLIGHT_FAILURE: i64 = -32002;
 pub const TRANSACTION_SIGNATURE_VERIFICATION_FAILURE: i64 = -32003;
 /// The transaction's version is above what the client accepts (validator custom code).
 pub const UNSUPPORTED_TRANSACTION_VERSION: i64 = -32015;
+/// The block of a slot is not (or no longer) available.
+pub const BLOCK_NOT_AVAILABLE: i64 = -32004;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,11 @@
 //! The JSON-RPC 2.0 endpoint: envelopes, batches, size limits, dispatch.
 
 mod accounts;
+mod blocks;
 mod cluster;
 pub mod error;
 mod params;
+mod tokens;
 mod transactions;
 
 use std::sync::Arc;
@@ -98,7 +100,7 @@ fn failure(id: Value, error: &RpcError) -> Value {
 /// Routes a method name to its handler.
 async fn dispatch(chain: &Arc<Chain>, method: &str, params: Params) -> Result<Value, RpcError> {
     match method {
-        "getVersion" => cluster::get_version(),
+        "getVersion" => cluster::get_version(chain),
         "getHealth" => Ok(json!("ok")),
         "getGenesisHash" => cluster::get_genesis_hash(chain),
         "getSlot" => cluster::get_slot(chain),
@@ -114,6 +116,20 @@ async fn dispatch(chain: &Arc<Chain>, method: &str, params: Params) -> Result<Va
         "getProgramAccounts" => accounts::get_program_accounts(chain, &params),
         "getTokenAccountBalance" => accounts::get_token_account_balance(chain, &params),
         "getTokenAccountsByOwner" => accounts::get_token_accounts_by_owner(chain, &params),
+        "getTokenSupply" => tokens::get_token_supply(chain, &params),
+        "getTokenLargestAccounts" => tokens::get_token_largest_accounts(chain, &params),
+        "getBlock" => blocks::get_block(chain, &params),
+        "getBlockTime" => blocks::get_block_time(chain, &params),
+        "getBlocks" => blocks::get_blocks(chain, &params),
+        "getBlocksWithLimit" => blocks::get_blocks_with_limit(chain, &params),
+        "getFirstAvailableBlock" => blocks::get_first_available_block(chain),
+        "minimumLedgerSlot" => blocks::get_first_available_block(chain),
+        "getSignaturesForAddress" => blocks::get_signatures_for_address(chain, &params),
+        "getRecentPrioritizationFees" => blocks::get_recent_prioritization_fees(chain, &params),
+        "getEpochSchedule" => cluster::get_epoch_schedule(chain),
+        "getSupply" => cluster::get_supply(chain),
+        "getTransactionCount" => cluster::get_transaction_count(chain),
+        "getIdentity" => cluster::get_identity(chain),
         "sendTransaction" => transactions::send_transaction(chain, &params),
         "simulateTransaction" => transactions::simulate_transaction(chain, &params),
         "getSignatureStatuses" => transactions::get_signature_statuses(chain, &params),
