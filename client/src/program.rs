@@ -103,7 +103,7 @@ fn optional<T>(result: Result<T, ClientError>) -> Result<Option<T>, ProgramCallE
 }
 
 /// The websocket URL beside an HTTP RPC URL (`http://h:8899` → `ws://h:8900`),
-/// as the Solana CLI derives it. paytab never subscribes; anchor-client asks for one.
+/// as the Solana CLI derives it (and the localnet serves it). paytab never subscribes; anchor-client asks for one.
 fn websocket_url(rpc_url: &str) -> String {
     let ws = rpc_url
         .replacen("https://", "wss://", 1)

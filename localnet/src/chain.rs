@@ -80,12 +80,43 @@ struct State {
     ledger: Ledger,
 }
 
+/// What happened on the chain, for PubSub subscribers.
+#[derive(Debug, Clone)]
+pub enum ChainEvent {
+    /// A transaction was processed (committed, successfully or not).
+    Processed {
+        /// Its signature.
+        signature: Signature,
+        /// The slot it was processed in.
+        slot: u64,
+        /// Its error, if it failed.
+        err: Option<TransactionError>,
+        /// Its log messages.
+        logs: Vec<String>,
+        /// Every account it named.
+        accounts: Vec<Pubkey>,
+    },
+    /// A slot closed and the next one opened.
+    Slot {
+        /// The new working slot.
+        slot: u64,
+        /// The slot that closed.
+        parent: u64,
+        /// The newest rooted slot.
+        root: u64,
+    },
+}
+
+/// Events kept for a subscriber that falls behind.
+const EVENT_BUFFER: usize = 4_096;
+
 /// One embedded chain. All methods are synchronous and short; callers on an
 /// async runtime may call them directly.
 pub struct Chain {
     state: Mutex<State>,
     faucet: Keypair,
     info: ChainInfo,
+    events: tokio::sync::broadcast::Sender<ChainEvent>,
 }
 
 impl Chain {
@@ -113,7 +144,13 @@ impl Chain {
             }),
             faucet: genesis.faucet,
             info,
+            events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         }
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
     }
 
     /// What the localnet announces about itself.
@@ -151,6 +188,11 @@ impl Chain {
         forks.set_root(parent.slot(), None, None);
         drop(forks);
         set_wall_clock(&child);
+        let _ = self.events.send(ChainEvent::Slot {
+            slot: child.slot(),
+            parent: parent.slot(),
+            root: parent.slot(),
+        });
         state.bank = child;
     }
 
@@ -208,6 +250,13 @@ impl Chain {
         let mut touched = keys;
         touched.extend(stored.meta.loaded_addresses.writable.iter());
         touched.extend(stored.meta.loaded_addresses.readonly.iter());
+        let _ = self.events.send(ChainEvent::Processed {
+            signature,
+            slot: stored.slot,
+            err: stored.meta.status.clone().err(),
+            logs: stored.meta.log_messages.clone().unwrap_or_default(),
+            accounts: touched.clone(),
+        });
         state.ledger.record(signature, stored, &touched);
         Ok(signature)
     }

@@ -15,6 +15,7 @@ mod balances;
 pub mod chain;
 mod genesis;
 mod ledger;
+pub mod pubsub;
 pub mod rpc;
 mod server;
 

@@ -51,6 +51,7 @@ async fn main() -> std::process::ExitCode {
     let info = localnet.info();
     println!("paytab localnet");
     println!("  RPC URL     {}", localnet.rpc_url());
+    println!("  PubSub      {}", localnet.ws_url());
     println!("  network     {}", info.network);
     println!("  genesis     {}", info.genesis_hash);
     println!("  USDC mint   {} (6 decimals)", info.usdc_mint);

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::chain::{Chain, ChainInfo};
-use crate::rpc;
+use crate::{pubsub, rpc};
 
 /// The genesis seed of the default localnet.
 pub const DEFAULT_GENESIS_SEED: &str = "paytab localnet";
@@ -42,6 +42,7 @@ pub struct Localnet {
     /// The chain, for in-process use.
     pub chain: Arc<Chain>,
     address: SocketAddr,
+    pubsub_address: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -54,8 +55,9 @@ impl Localnet {
         let chain = tokio::task::spawn_blocking(move || Arc::new(Chain::new(&seed)))
             .await
             .map_err(std::io::Error::other)?;
-        let listener = TcpListener::bind(config.bind).await?;
+        let (listener, pubsub_listener) = bind_pair(config.bind).await?;
         let address = listener.local_addr()?;
+        let pubsub_address = pubsub_listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
 
         let clock = tokio::spawn(run_slot_clock(
@@ -63,17 +65,32 @@ impl Localnet {
             slot_duration,
             stopped.clone(),
         ));
-        let mut shutdown = stopped;
+        let mut shutdown = stopped.clone();
         let app = rpc::router(chain.clone());
         let server = tokio::spawn(serve(listener, app, ServeOptions::default(), async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         }));
+        let mut shutdown = stopped.clone();
+        let pubsub = tokio::spawn(serve(
+            pubsub_listener,
+            pubsub::router(chain.clone(), stopped),
+            ServeOptions::default(),
+            async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            },
+        ));
         Ok(Self {
             chain,
             address,
+            pubsub_address,
             stop,
-            tasks: vec![clock, server],
+            tasks: vec![clock, server, pubsub],
         })
+    }
+
+    /// The PubSub (WebSocket) URL: the RPC port + 1, as a validator serves it.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.pubsub_address)
     }
 
     /// The JSON-RPC URL.
@@ -105,6 +122,30 @@ impl Drop for Localnet {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Binds the JSON-RPC port and PubSub on the next one. With port 0, pairs are
+/// tried until two free neighbours are found.
+async fn bind_pair(bind: SocketAddr) -> std::io::Result<(TcpListener, TcpListener)> {
+    let mut last_error = None;
+    for _ in 0..32 {
+        let rpc = TcpListener::bind(bind).await?;
+        let address = rpc.local_addr()?;
+        let Some(next) = address.port().checked_add(1) else {
+            continue;
+        };
+        match TcpListener::bind(SocketAddr::new(address.ip(), next)).await {
+            Ok(pubsub) => return Ok((rpc, pubsub)),
+            Err(error) if bind.port() == 0 => last_error = Some(error),
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!("PubSub port {next} (RPC port + 1): {error}"),
+                ))
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no two free neighbouring ports")))
 }
 
 /// Advances one slot per `slot_duration` until stopped.

@@ -4,7 +4,7 @@ mod accounts;
 mod blocks;
 mod cluster;
 pub mod error;
-mod params;
+pub(crate) mod params;
 mod tokens;
 mod transactions;
 

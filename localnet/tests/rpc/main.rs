@@ -7,4 +7,5 @@
 mod chain;
 mod history;
 mod net;
+mod pubsub;
 mod robustness;

@@ -32,6 +32,7 @@ pub async fn run(
         context,
         &json!({
             "rpcUrl": localnet.rpc_url(),
+            "wsUrl": localnet.ws_url(),
             "network": info.network,
             "usdcMint": info.usdc_mint.to_string(),
             "programId": info.program_id.to_string(),
@@ -39,8 +40,9 @@ pub async fn run(
         }),
         || {
             format!(
-                "paytab localnet\n  RPC URL    {}\n  network    {}\n  USDC mint  {} (6 decimals)\n  program    {}\n  faucet     paytab faucet --url {} (SOL and test USDC)\nCtrl-C stops it.",
+                "paytab localnet\n  RPC URL    {}\n  PubSub     {}\n  network    {}\n  USDC mint  {} (6 decimals)\n  program    {}\n  faucet     paytab faucet --url {} (SOL and test USDC)\nCtrl-C stops it.",
                 localnet.rpc_url(),
+                localnet.ws_url(),
                 info.network,
                 info.usdc_mint,
                 info.program_id,
