@@ -4,6 +4,7 @@
 //! ```toml
 //! bind = "127.0.0.1:4020"
 //! rpc_url = "http://127.0.0.1:8899"
+//! # network = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"  # serve the chain as devnet
 //! database = "paytab-facilitator.db"        # or postgres://user@host/db
 //! keypair = "~/.config/solana/id.json"      # fee payer and claim delegate
 //! proof_ttl_secs = 300
@@ -43,6 +44,7 @@ use crate::exact::rules::{
     X402_MAX_COMPUTE_UNIT_LIMIT, X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS,
 };
 use crate::proofs::ProofKey;
+use paytab_protocol::networks::parse_network_label;
 
 /// The configuration file, as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +56,9 @@ pub struct FileConfig {
     /// Solana JSON-RPC URL.
     #[serde(default = "default_rpc_url")]
     pub rpc_url: String,
+    /// The CAIP-2 id its chain is served under (default: from the genesis hash).
+    #[serde(default)]
+    pub network: Option<String>,
     /// SQLite file path (or `sqlite://path`), or a `postgres://` URL.
     #[serde(default = "default_database")]
     pub database: String,
@@ -300,6 +305,9 @@ impl FileConfig {
         if let Some(url) = env("PAYTAB_FACILITATOR_RPC_URL") {
             self.rpc_url = url;
         }
+        if let Some(network) = env("PAYTAB_FACILITATOR_NETWORK") {
+            self.network = Some(network);
+        }
         if let Some(database) = env("PAYTAB_FACILITATOR_DATABASE") {
             self.database = database;
         }
@@ -330,6 +338,15 @@ impl FileConfig {
             });
         }
         let access = resolve_access(&self.access)?;
+        let network = self
+            .network
+            .as_deref()
+            .map(parse_network_label)
+            .transpose()
+            .map_err(|error| ConfigError::Invalid {
+                field: "network",
+                message: error.to_string(),
+            })?;
         let fees = &self.fees;
         if fees.max_compute_unit_limit > X402_MAX_COMPUTE_UNIT_LIMIT {
             return Err(ConfigError::Invalid {
@@ -356,6 +373,7 @@ impl FileConfig {
             max_connections: self.max_connections.max(1),
             bind: self.bind,
             rpc_url: self.rpc_url,
+            network,
             database: self.database,
             keypair,
             proof_keys,
@@ -460,6 +478,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Solana JSON-RPC URL.
     pub rpc_url: String,
+    /// The CAIP-2 id its chain is served under, if not its own.
+    pub network: Option<String>,
     /// Database path or URL.
     pub database: String,
     /// Fee payer and claim delegate.
@@ -496,6 +516,7 @@ impl Settings {
             max_connections: default_max_connections(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             rpc_url,
+            network: None,
             database,
             keypair: Arc::new(keypair),
             proof_keys: vec![ProofKey {

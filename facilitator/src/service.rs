@@ -26,6 +26,7 @@ use crate::server::{router, AppState};
 use crate::signatures::SignatureChecker;
 use crate::store::{Store, StoreError};
 use crate::x402::caip2_network;
+use paytab_protocol::networks::check_network_label;
 
 /// The facilitator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,9 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The configured network label cannot name this chain.
+    #[error("network: {0}")]
+    Network(paytab_protocol::networks::LabelError),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -87,7 +91,17 @@ impl Facilitator {
                 url: settings.rpc_url.clone(),
                 message: error.to_string(),
             })?;
-        let network = caip2_network(&genesis.to_string());
+        let chain_network = caip2_network(&genesis.to_string());
+        let network = match &settings.network {
+            Some(label) => {
+                check_network_label(label, &chain_network).map_err(StartError::Network)?;
+                if *label != chain_network {
+                    tracing::info!(chain = %chain_network, served_as = %label, "serving the chain under a network label");
+                }
+                label.clone()
+            }
+            None => chain_network,
+        };
         let proofs = Arc::new(ProofIssuer::new(
             settings.proof_keys.clone(),
             network.clone(),

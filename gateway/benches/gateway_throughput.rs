@@ -372,12 +372,14 @@ fn proof_checks_per_core(seconds: u64) {
     let terms = paytab_gateway::config::PaymentTerms {
         network: "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp".into(),
         asset: Pubkey::new_from_array([3; 32]),
+        token_program: paytab_gateway::config::SPL_TOKEN,
         pay_to: Pubkey::new_from_array([2; 32]),
         decimals: 6,
         schemes: vec![paytab_gateway::config::PayScheme::Escrow],
         max_timeout_seconds: 60,
         fee_payer: None,
         delegate: None,
+        settles_charges: false,
     };
     let binding = Binding::request("GET", "https://api.example.com/v1/quote");
     let token = proof(

@@ -137,34 +137,97 @@ pub struct MppChallenge {
     pub expires: String,
 }
 
-/// The MPP `charge` request object (keys sorted, so its JSON is canonical).
-pub fn mpp_request(priced: &Priced) -> Value {
+/// Who pays a charge's transaction fees, and so how its credential comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeMode {
+    /// The facilitator (`feePayer: true`): the client sends the transaction
+    /// it signed as payer, and the facilitator co-signs and sends it (pull).
+    FacilitatorPays,
+    /// The client: it sends its signed transaction (pull) or, once it sent
+    /// it, the signature (push). The transfer carries `externalId`, unique
+    /// to the challenge, as its memo, so no one else's transfer can answer it.
+    ClientPays {
+        /// The challenge's `externalId`.
+        external_id: String,
+    },
+}
+
+impl ChargeMode {
+    /// A client-paid mode with a fresh random `externalId`.
+    pub fn client_pays() -> Self {
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+        Self::ClientPays {
+            external_id: format!("paytab-{}", URL_SAFE_NO_PAD.encode(nonce)),
+        }
+    }
+
+    /// The mode a challenge's `request` parameter was issued in, if it is
+    /// base64url JSON of a charge request.
+    pub fn of_request(request: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(request.trim_end_matches('=')).ok()?;
+        let request: Value = serde_json::from_slice(&bytes).ok()?;
+        if request["methodDetails"]["feePayer"] == true {
+            return Some(Self::FacilitatorPays);
+        }
+        Some(Self::ClientPays {
+            external_id: request["externalId"].as_str()?.to_string(),
+        })
+    }
+
+    /// The memo the transfer must carry, if any.
+    pub fn external_id(&self) -> Option<&str> {
+        match self {
+            Self::FacilitatorPays => None,
+            Self::ClientPays { external_id } => Some(external_id),
+        }
+    }
+}
+
+/// The MPP Solana `charge` request object (keys sorted, so its JSON is canonical).
+pub fn mpp_request(priced: &Priced, mode: &ChargeMode) -> Value {
     let terms = priced.terms;
     let mut details = Map::new();
     details.insert("network".into(), json!(mpp_network_name(&terms.network)));
     details.insert("decimals".into(), json!(terms.decimals));
-    if let Some(fee_payer) = terms.fee_payer {
+    details.insert(
+        "tokenProgram".into(),
+        json!(terms.token_program.to_string()),
+    );
+    if let (ChargeMode::FacilitatorPays, Some(fee_payer)) = (mode, terms.fee_payer) {
         details.insert("feePayer".into(), json!(true));
         details.insert("feePayerKey".into(), json!(fee_payer.to_string()));
     }
-    json!({
+    let mut request = json!({
         "amount": priced.price.to_string(),
         "currency": terms.asset.to_string(),
         "recipient": terms.pay_to.to_string(),
         "description": priced.description,
         "methodDetails": Value::Object(details),
-    })
+    });
+    if let Some(external_id) = mode.external_id() {
+        request["externalId"] = json!(external_id);
+    }
+    request
 }
 
 /// The challenge's `request` parameter: base64url (no padding) of [`mpp_request`].
-pub fn mpp_request_parameter(priced: &Priced) -> String {
-    URL_SAFE_NO_PAD.encode(mpp_request(priced).to_string())
+pub fn mpp_request_parameter(priced: &Priced, mode: &ChargeMode) -> String {
+    URL_SAFE_NO_PAD.encode(mpp_request(priced, mode).to_string())
 }
 
 impl MppChallenge {
-    /// A challenge for `priced`, expiring `ttl_secs` after `now`, its id keyed by `secret`.
-    pub fn new(priced: &Priced, realm: &str, secret: &[u8], now: i64, ttl_secs: i64) -> Self {
-        let request = mpp_request_parameter(priced);
+    /// A challenge for `priced` in `mode`, expiring `ttl_secs` after `now`,
+    /// its id keyed by `secret`.
+    pub fn new(
+        priced: &Priced,
+        mode: &ChargeMode,
+        realm: &str,
+        secret: &[u8],
+        now: i64,
+        ttl_secs: i64,
+    ) -> Self {
+        let request = mpp_request_parameter(priced, mode);
         let mut challenge = Self {
             id: String::new(),
             realm: realm.to_string(),
@@ -290,6 +353,7 @@ mod tests {
         let terms = terms();
         let challenge = MppChallenge::new(
             &priced(&terms),
+            &ChargeMode::FacilitatorPays,
             "https://api.example.com",
             b"secret",
             1_790_000_000,
@@ -304,7 +368,16 @@ mod tests {
         let request: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&challenge.request).unwrap()).unwrap();
         assert_eq!(request["methodDetails"]["network"], "devnet");
+        assert_eq!(
+            request["methodDetails"]["tokenProgram"],
+            "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+        );
+        assert_eq!(request["methodDetails"]["feePayer"], true);
         assert_eq!(request["amount"], "10000");
+        assert_eq!(
+            ChargeMode::of_request(&challenge.request),
+            Some(ChargeMode::FacilitatorPays)
+        );
         assert!(challenge.header_value().starts_with("Payment id=\""));
     }
 
@@ -315,6 +388,7 @@ mod tests {
         let secret = b"paytab-vector-secret-0123456789abcdef";
         let challenge = MppChallenge::new(
             &priced(&terms),
+            &ChargeMode::FacilitatorPays,
             "https://api.example.com",
             secret,
             1_790_000_000,
@@ -323,5 +397,18 @@ mod tests {
         assert_eq!(challenge.request, vector["request"]);
         assert_eq!(challenge.expires, vector["expires"]);
         assert_eq!(challenge.id, vector["id"]);
+    }
+
+    #[test]
+    fn a_client_paid_challenge_names_a_fresh_external_id_and_no_fee_payer() {
+        let terms = terms();
+        let (first, second) = (ChargeMode::client_pays(), ChargeMode::client_pays());
+        assert_ne!(first, second);
+        let request = mpp_request(&priced(&terms), &first);
+        assert_eq!(request["externalId"], first.external_id().unwrap());
+        assert!(request["methodDetails"].get("feePayer").is_none());
+        assert!(request["methodDetails"].get("feePayerKey").is_none());
+        let parameter = mpp_request_parameter(&priced(&terms), &first);
+        assert_eq!(ChargeMode::of_request(&parameter), Some(first));
     }
 }

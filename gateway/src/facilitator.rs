@@ -1,11 +1,16 @@
-//! The gateway's calls to its facilitator: `/verify`, `/settle` and `/keys`,
-//! with their answers sorted into what the paywall must do next.
+//! The gateway's calls to its facilitator: `/supported`, `/verify`,
+//! `/settle` and (paytab's own) `/keys`, with their answers sorted into what
+//! the paywall must do next.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use paytab_protocol::keys::{KeySet, PublishedKey};
+use paytab_protocol::networks::normalise_network;
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
+use solana_pubkey::Pubkey;
 
 /// The facilitator's reason for a payment it has settled before.
 pub const DUPLICATE: &str = "duplicate_settlement";
@@ -66,6 +71,75 @@ pub enum Settlement {
         /// Human-readable detail.
         message: String,
     },
+}
+
+/// One kind of payment a facilitator serves.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportedKind {
+    /// x402 version.
+    pub x402_version: u64,
+    /// Scheme, e.g. `exact`.
+    pub scheme: String,
+    /// Network (CAIP-2 after [`Supported::parse`]).
+    pub network: String,
+    /// Scheme-specific terms, e.g. `feePayer`.
+    #[serde(default)]
+    pub extra: Value,
+}
+
+/// What a facilitator serves: `GET /supported`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Supported {
+    /// Kinds of payment.
+    #[serde(default)]
+    pub kinds: Vec<SupportedKind>,
+    /// Signing addresses by network pattern (e.g. `solana:*`).
+    #[serde(default)]
+    pub signers: HashMap<String, Vec<String>>,
+}
+
+impl Supported {
+    /// Reads a `/supported` answer, naming networks by their CAIP-2 ids.
+    pub fn parse(answer: Value) -> Result<Self, String> {
+        let mut supported: Self =
+            serde_json::from_value(answer).map_err(|error| error.to_string())?;
+        for kind in &mut supported.kinds {
+            kind.network = normalise_network(&kind.network);
+        }
+        Ok(supported)
+    }
+
+    /// The kind of `scheme` on `network` for x402 `version`.
+    pub fn kind(&self, version: u64, scheme: &str, network: &str) -> Option<&SupportedKind> {
+        self.kinds.iter().find(|kind| {
+            kind.x402_version == version && kind.scheme == scheme && kind.network == network
+        })
+    }
+
+    /// The Solana networks served for x402 `version`, in the order listed.
+    pub fn solana_networks(&self, version: u64) -> Vec<String> {
+        let mut networks: Vec<String> = Vec::new();
+        for kind in &self.kinds {
+            if kind.x402_version == version
+                && kind.network.starts_with("solana:")
+                && !networks.contains(&kind.network)
+            {
+                networks.push(kind.network.clone());
+            }
+        }
+        networks
+    }
+
+    /// Whether `key` is one of the facilitator's signers on `network`.
+    pub fn signs_with(&self, network: &str, key: &Pubkey) -> bool {
+        let key = key.to_string();
+        [network, "solana:*"].iter().any(|pattern| {
+            self.signers
+                .get(*pattern)
+                .is_some_and(|signers| signers.contains(&key))
+        })
+    }
 }
 
 /// A facilitator at one base URL.
@@ -149,26 +223,54 @@ impl FacilitatorClient {
         })
     }
 
-    /// `GET /keys`, as a key set; a malformed key is refused, not skipped.
-    pub async fn keys(&self) -> Result<KeySet, FacilitatorError> {
-        let answer: Value = self
-            .http
-            .get(format!("{}/keys", self.base))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| FacilitatorError::NotDone(error.to_string()))?
-            .json()
-            .await
-            .map_err(|error| FacilitatorError::NotDone(error.to_string()))?;
+    /// `GET /supported`.
+    pub async fn supported(&self) -> Result<Supported, FacilitatorError> {
+        let answer = self
+            .get("/supported")
+            .await?
+            .ok_or_else(|| FacilitatorError::NotDone("GET /supported answered 404".into()))?;
+        Supported::parse(answer)
+            .map_err(|error| FacilitatorError::NotDone(format!("GET /supported: {error}")))
+    }
+
+    /// `GET /keys` (paytab's proof keys), as a key set; `None` when the
+    /// facilitator has no such endpoint (404: a standard x402 facilitator).
+    /// A malformed key is refused, not skipped.
+    pub async fn keys(&self) -> Result<Option<KeySet>, FacilitatorError> {
+        let Some(answer) = self.get("/keys").await? else {
+            return Ok(None);
+        };
         let published: Vec<PublishedKey> = serde_json::from_value(answer["keys"].clone())
-            .map_err(|error| FacilitatorError::NotDone(error.to_string()))?;
+            .map_err(|error| FacilitatorError::NotDone(format!("GET /keys: {error}")))?;
         let mut keys = KeySet::default();
         for key in &published {
             keys.insert_published(key)
-                .map_err(|error| FacilitatorError::NotDone(error.to_string()))?;
+                .map_err(|error| FacilitatorError::NotDone(format!("GET /keys: {error}")))?;
         }
-        Ok(keys)
+        Ok(Some(keys))
+    }
+
+    /// A GET answering JSON; `None` on 404.
+    async fn get(&self, path: &str) -> Result<Option<Value>, FacilitatorError> {
+        let not_done = |error: reqwest::Error| {
+            FacilitatorError::NotDone(format!("GET {path}: {}", error.without_url()))
+        };
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(not_done)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let answer = response
+            .error_for_status()
+            .map_err(not_done)?
+            .json()
+            .await
+            .map_err(not_done)?;
+        Ok(Some(answer))
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<Value, FacilitatorError> {

@@ -57,6 +57,12 @@ pub fn mpp_challenge(id: &str) -> PaymentId {
     tagged("mpp-challenge", &[id.as_bytes()])
 }
 
+/// A settlement a facilitator reported without a proof, by its reference
+/// (a transaction signature).
+pub fn settlement(reference: &str) -> PaymentId {
+    tagged("settlement", &[reference.as_bytes()])
+}
+
 /// A sign-in, by its nonce id.
 pub fn sign_in(nonce_id: &[u8; 16]) -> PaymentId {
     tagged("sign-in", &[nonce_id])

@@ -1,12 +1,15 @@
 //! MPP credentials: `Authorization: Payment <base64url JSON>` answering one of
 //! this gateway's Solana `charge` challenges.
 //!
-//! The gateway's challenges say it pays the fees (`feePayer: true`), so the
-//! credential must carry the payer-signed transaction (`type: "transaction"`).
-//! Its layout is the x402 `exact` one, so the facilitator's `exact` rules, its
-//! co-signing, simulation and duplicate check apply unchanged; the proof it
-//! returns is bound to the challenge id. The paid response carries
-//! `Payment-Receipt`.
+//! Two challenges are offered (ADR 0017). In one the facilitator pays the
+//! fees (`feePayer: true`): the credential carries the payer-signed
+//! transaction (`type: "transaction"`, pull). In the other the client pays
+//! them: the credential carries its fully signed transaction, or the
+//! signature of one it already sent (`type: "signature"`, push), whose memo
+//! is the challenge's `externalId`. A paytab facilitator judges either by the
+//! draft's instruction allow-list (`paytab-mpp-charge`); a standard one only
+//! the first, as an x402 `exact` payment. The proof is bound to the challenge
+//! id; the paid response carries `Payment-Receipt` naming the challenge.
 
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
@@ -16,14 +19,25 @@ use base64::Engine;
 use paytab_protocol::clock::{parse_rfc3339, rfc3339};
 use serde_json::{json, Value};
 
-use crate::challenge::{self, MppChallenge, Priced};
+use crate::challenge::{self, ChargeMode, MppChallenge, Priced};
 
 /// The MPP receipt header on a paid response.
 pub const RECEIPT_HEADER: &str = "payment-receipt";
 /// Where MPP problem types live.
 const PROBLEM_BASE: &str = "https://paymentauth.org/problems/";
+/// The facilitator-side scheme of an MPP Solana charge (a paytab extension).
+pub const CHARGE_SCHEME: &str = "paytab-mpp-charge";
 /// Largest credential accepted, bytes of header value.
 const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
+
+/// What a Solana `charge` credential pays with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargePayload {
+    /// Base64 of the signed transaction, for the facilitator to send (pull).
+    Transaction(String),
+    /// Base58 signature of a transaction the client sent (push).
+    Signature(String),
+}
 
 /// A credential for a Solana `charge`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +46,8 @@ pub struct MppCredential {
     pub challenge: MppChallenge,
     /// The payer, if the client named it.
     pub source: Option<String>,
-    /// Base64 of the payer-signed transaction.
-    pub transaction: String,
+    /// The payment.
+    pub payload: ChargePayload,
 }
 
 /// Why a credential was refused; each is an MPP problem type.
@@ -68,10 +82,11 @@ impl MppRefusal {
         }
     }
 
-    /// 400 for a malformed credential, 402 (with a fresh challenge) otherwise.
+    /// 400 for a method this gateway does not take, 402 otherwise (a
+    /// malformed credential too); every answer carries fresh challenges.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::MethodUnsupported(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::PAYMENT_REQUIRED,
         }
     }
@@ -136,18 +151,15 @@ pub fn parse_credential(authorization: &str) -> Result<MppCredential, MppRefusal
         _ => return Err(malformed("source must be a string")),
     };
     let payload = &credential["payload"];
-    let transaction = match payload["type"].as_str() {
-        Some("transaction") => payload["transaction"]
+    let text = |name: &str, what: &str| -> Result<String, MppRefusal> {
+        payload[name]
             .as_str()
-            .ok_or_else(|| malformed("payload.transaction must be a base64 string"))?
-            .to_string(),
-        Some("signature") => {
-            return Err(MppRefusal::MethodUnsupported(
-                "this server pays the fees: send the signed transaction (payload type \
-                 \"transaction\"), not a signature of one already broadcast"
-                    .into(),
-            ))
-        }
+            .map(str::to_string)
+            .ok_or_else(|| malformed(&format!("payload.{name} must be {what}")))
+    };
+    let payload = match payload["type"].as_str() {
+        Some("transaction") => ChargePayload::Transaction(text("transaction", "a base64 string")?),
+        Some("signature") => ChargePayload::Signature(text("signature", "a base58 string")?),
         Some(other) => {
             return Err(MppRefusal::MethodUnsupported(format!(
                 "payload type \"{other}\" is not a Solana charge payload"
@@ -158,19 +170,20 @@ pub fn parse_credential(authorization: &str) -> Result<MppCredential, MppRefusal
     Ok(MppCredential {
         challenge,
         source,
-        transaction,
+        payload,
     })
 }
 
 /// Checks that the credential answers a challenge this gateway issued for
-/// this route's terms (`priced`), under `secret`, and that it has not expired.
+/// this route's terms (`priced`), under `secret`, and that it has not
+/// expired; returns the challenge's mode.
 pub fn check_challenge(
     credential: &MppCredential,
     priced: &Priced,
     realm: &str,
     secret: &[u8],
     now: i64,
-) -> Result<(), MppRefusal> {
+) -> Result<ChargeMode, MppRefusal> {
     let challenge = &credential.challenge;
     if challenge.method != "solana" || challenge.intent != "charge" {
         return Err(MppRefusal::MethodUnsupported(format!(
@@ -183,30 +196,77 @@ pub fn check_challenge(
             "the challenge id was not issued by this gateway for these parameters".into(),
         ));
     }
-    if challenge.realm != realm || challenge.request != challenge::mpp_request_parameter(priced) {
+    let mode = ChargeMode::of_request(&challenge.request).ok_or_else(|| {
+        MppRefusal::InvalidChallenge("the challenge's request is not a charge request".into())
+    })?;
+    if challenge.realm != realm
+        || challenge.request != challenge::mpp_request_parameter(priced, &mode)
+    {
         return Err(MppRefusal::InvalidChallenge(
             "the challenge was issued for other terms than this route's".into(),
         ));
     }
     let expires = parse_rfc3339(&challenge.expires)
-        .ok_or_else(|| MppRefusal::Malformed("challenge.expires is not RFC 3339".into()))?;
+        .ok_or_else(|| MppRefusal::InvalidChallenge("challenge.expires is not RFC 3339".into()))?;
     if now >= expires {
         return Err(MppRefusal::Expired(challenge.expires.clone()));
     }
-    Ok(())
+    if mode == ChargeMode::FacilitatorPays
+        && matches!(credential.payload, ChargePayload::Signature(_))
+    {
+        return Err(MppRefusal::VerificationFailed(
+            "this challenge's fees are paid by the server (feePayer): send the signed transaction \
+             (payload type \"transaction\"), not the signature of one already sent"
+                .into(),
+        ));
+    }
+    Ok(mode)
 }
 
-/// The facilitator `settle`/`verify` body paying `credential` as an x402
-/// `exact` payment of this route, its proof bound to the challenge id.
-pub fn facilitator_body(credential: &MppCredential, priced: &Priced) -> Value {
-    let requirement = challenge::exact_requirement(priced);
+/// The facilitator `verify`/`settle` body for `credential` in `mode`, its
+/// proof bound to the challenge id: a `paytab-mpp-charge` when the
+/// facilitator settles charges, else an x402 `exact` payment.
+pub fn facilitator_body(
+    credential: &MppCredential,
+    mode: &ChargeMode,
+    priced: &Priced,
+    settles_charges: bool,
+) -> Value {
+    let (requirement, payload) = if settles_charges {
+        let mut requirement = challenge::exact_requirement(priced);
+        requirement["scheme"] = json!(CHARGE_SCHEME);
+        requirement["extra"] = match mode {
+            ChargeMode::FacilitatorPays => {
+                json!({"feePayer": priced.terms.fee_payer.map(|key| key.to_string())})
+            }
+            ChargeMode::ClientPays { external_id } => json!({"memo": external_id}),
+        };
+        let payload = match &credential.payload {
+            ChargePayload::Transaction(transaction) => {
+                json!({"type": "transaction", "transaction": transaction})
+            }
+            ChargePayload::Signature(signature) => {
+                json!({"type": "signature", "signature": signature})
+            }
+        };
+        (requirement, payload)
+    } else {
+        let transaction = match &credential.payload {
+            ChargePayload::Transaction(transaction) => transaction.as_str(),
+            ChargePayload::Signature(_) => "",
+        };
+        (
+            challenge::exact_requirement(priced),
+            json!({"transaction": transaction}),
+        )
+    };
     json!({
         "x402Version": 2,
         "paymentPayload": {
             "x402Version": 2,
             "resource": {"url": priced.url},
             "accepted": requirement,
-            "payload": {"transaction": credential.transaction},
+            "payload": payload,
         },
         "paymentRequirements": requirement,
         "paytab": {"challengeId": credential.challenge.id},
@@ -214,12 +274,13 @@ pub fn facilitator_body(credential: &MppCredential, priced: &Priced) -> Value {
 }
 
 /// The `Payment-Receipt` value for a settled charge: base64url JSON.
-pub fn receipt(reference: &str, now: i64) -> String {
+pub fn receipt(reference: &str, challenge_id: &str, now: i64) -> String {
     let receipt = json!({
         "status": "success",
         "method": "solana",
         "timestamp": rfc3339(now),
         "reference": reference,
+        "challengeId": challenge_id,
     });
     URL_SAFE_NO_PAD.encode(receipt.to_string())
 }
@@ -256,7 +317,18 @@ mod tests {
     }
 
     fn issued(terms: &PaymentTerms) -> MppChallenge {
-        MppChallenge::new(&priced(terms, 10_000), REALM, SECRET, NOW, 300)
+        MppChallenge::new(
+            &priced(terms, 10_000),
+            &ChargeMode::FacilitatorPays,
+            REALM,
+            SECRET,
+            NOW,
+            300,
+        )
+    }
+
+    fn issued_client_paid(terms: &PaymentTerms, mode: &ChargeMode) -> MppChallenge {
+        MppChallenge::new(&priced(terms, 10_000), mode, REALM, SECRET, NOW, 300)
     }
 
     #[test]
@@ -269,9 +341,12 @@ mod tests {
         );
         let credential = parse_credential(&header).unwrap();
         assert_eq!(credential.challenge, challenge);
-        assert_eq!(credential.transaction, "AQID");
+        assert_eq!(
+            credential.payload,
+            ChargePayload::Transaction("AQID".into())
+        );
         assert_eq!(credential.source.as_deref(), Some("payer"));
-        check_challenge(
+        let mode = check_challenge(
             &credential,
             &priced(&terms, 10_000),
             REALM,
@@ -279,10 +354,51 @@ mod tests {
             NOW + 10,
         )
         .unwrap();
+        assert_eq!(mode, ChargeMode::FacilitatorPays);
     }
 
     #[test]
-    fn the_facilitator_body_is_an_exact_payment_bound_to_the_challenge() {
+    fn a_pushed_signature_answers_a_client_paid_challenge_and_settles_as_a_charge_bound_by_its_memo(
+    ) {
+        let terms = terms();
+        let mode = ChargeMode::client_pays();
+        let challenge = issued_client_paid(&terms, &mode);
+        let header = authorization(
+            &challenge,
+            json!({"type": "signature", "signature": "5sig"}),
+        );
+        let credential = parse_credential(&header).unwrap();
+        let checked =
+            check_challenge(&credential, &priced(&terms, 10_000), REALM, SECRET, NOW).unwrap();
+        assert_eq!(checked, mode);
+        let body = facilitator_body(&credential, &checked, &priced(&terms, 10_000), true);
+        assert_eq!(body["paymentRequirements"]["scheme"], CHARGE_SCHEME);
+        assert_eq!(
+            body["paymentRequirements"]["extra"],
+            json!({"memo": mode.external_id().unwrap()})
+        );
+        assert_eq!(
+            body["paymentPayload"]["payload"],
+            json!({"type": "signature", "signature": "5sig"})
+        );
+    }
+
+    #[test]
+    fn a_pushed_signature_cannot_answer_a_challenge_whose_fees_the_server_pays() {
+        let terms = terms();
+        let header = authorization(
+            &issued(&terms),
+            json!({"type": "signature", "signature": "5x"}),
+        );
+        let credential = parse_credential(&header).unwrap();
+        let refusal =
+            check_challenge(&credential, &priced(&terms, 10_000), REALM, SECRET, NOW).unwrap_err();
+        assert_eq!(refusal.problem_type(), "verification-failed");
+        assert!(refusal.to_string().contains("feePayer"));
+    }
+
+    #[test]
+    fn without_charge_support_the_facilitator_body_is_an_exact_payment_bound_to_the_challenge() {
         let terms = terms();
         let challenge = issued(&terms);
         let header = authorization(
@@ -290,7 +406,12 @@ mod tests {
             json!({"type": "transaction", "transaction": "AQID"}),
         );
         let credential = parse_credential(&header).unwrap();
-        let body = facilitator_body(&credential, &priced(&terms, 10_000));
+        let body = facilitator_body(
+            &credential,
+            &ChargeMode::FacilitatorPays,
+            &priced(&terms, 10_000),
+            false,
+        );
         assert_eq!(body["paymentRequirements"]["scheme"], "exact");
         assert_eq!(body["paymentRequirements"]["amount"], "10000");
         assert_eq!(
@@ -348,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_credentials_get_400_and_a_reason() {
+    fn malformed_credentials_get_402_and_a_reason() {
         let terms = terms();
         let challenge = issued(&terms);
         for header in [
@@ -364,7 +485,7 @@ mod tests {
             let refusal = parse_credential(&header).unwrap_err();
             assert_eq!(
                 refusal.status(),
-                StatusCode::BAD_REQUEST,
+                StatusCode::PAYMENT_REQUIRED,
                 "{header:.60}: {refusal}"
             );
             assert_eq!(refusal.problem_type(), "malformed-credential");
@@ -372,24 +493,13 @@ mod tests {
     }
 
     #[test]
-    fn a_signature_payload_is_refused_because_this_server_pays_the_fees() {
-        let terms = terms();
-        let header = authorization(
-            &issued(&terms),
-            json!({"type": "signature", "signature": "5x"}),
-        );
-        let refusal = parse_credential(&header).unwrap_err();
-        assert_eq!(refusal.problem_type(), "method-unsupported");
-        assert!(refusal.to_string().contains("pays the fees"));
-    }
-
-    #[test]
-    fn the_receipt_is_base64url_json_naming_the_transaction() {
+    fn the_receipt_is_base64url_json_naming_the_transaction_and_the_challenge() {
         let decoded: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(receipt("5sig", NOW)).unwrap()).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(receipt("5sig", "ch1", NOW)).unwrap())
+                .unwrap();
         assert_eq!(
             decoded,
-            json!({"status": "success", "method": "solana", "timestamp": "2026-09-21T14:13:20Z", "reference": "5sig"})
+            json!({"status": "success", "method": "solana", "timestamp": "2026-09-21T14:13:20Z", "reference": "5sig", "challengeId": "ch1"})
         );
     }
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tower::Layer;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::config::{GatewayConfig, StateStore};
+use crate::config::{GatewayConfig, PayScheme, StateStore, TermsError};
 use crate::facilitator::{FacilitatorClient, FacilitatorError};
 use crate::layer::PaywallLayer;
 use crate::paywall::Paywall;
@@ -33,9 +33,15 @@ const KEY_REFRESH: Duration = Duration::from_secs(60);
 /// The gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The facilitator's keys could not be fetched.
-    #[error("facilitator keys: {0}")]
-    Keys(#[from] FacilitatorError),
+    /// The facilitator could not be asked what it serves, or for its keys.
+    #[error("facilitator: {0}")]
+    Facilitator(#[from] FacilitatorError),
+    /// The facilitator does not serve the configured terms.
+    #[error("{0}")]
+    Terms(#[from] TermsError),
+    /// `paytab-escrow` needs proofs, which this facilitator does not issue.
+    #[error("payment.schemes has escrow, but the facilitator issues no proofs (GET /keys answered 404): a standard x402 facilitator cannot settle paytab-escrow; remove it")]
+    EscrowWithoutProofs,
     /// The used-payments store could not be opened or reached.
     #[error(transparent)]
     Reservations(#[from] ReservationError),
@@ -63,7 +69,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Fetches the facilitator's keys, connects the replay cache and serves.
+    /// Asks the facilitator what it serves (completing the payment terms)
+    /// and for its proof keys, opens the used-payments store and serves.
     /// `secret` keys MPP challenge ids; `None` reads it from the configured
     /// environment variable.
     pub async fn start(config: GatewayConfig, secret: Option<Vec<u8>>) -> Result<Self, StartError> {
@@ -94,7 +101,19 @@ impl Gateway {
             config.facilitator_timeout,
             config.facilitator_api_key.clone(),
         )?;
+        let terms = config.payment.terms(&facilitator.supported().await?)?;
         let keys = facilitator.keys().await?;
+        if keys.is_none() {
+            if terms.schemes.contains(&PayScheme::Escrow) {
+                return Err(StartError::EscrowWithoutProofs);
+            }
+            tracing::warn!(
+                facilitator = %config.facilitator_url,
+                "the facilitator publishes no proof keys (GET /keys answered 404): every payment is verified and settled through it; the Paytab-Proof fast path is off"
+            );
+        }
+        tracing::info!(network = %terms.network, fee_payer = ?terms.fee_payer.map(|key| key.to_string()), "selling on");
+        let refreshes_keys = keys.is_some();
         let reservations = Arc::new(reservations);
         let upstream = Upstream::new(&config)?;
         let listen = config.listen;
@@ -116,6 +135,7 @@ impl Gateway {
         })?;
         let paywall = Arc::new(Paywall::new(
             config,
+            terms,
             format!("http://{address}"),
             keys,
             reservations,
@@ -128,12 +148,15 @@ impl Gateway {
         let server = tokio::spawn(serve(listener, app, options, async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         }));
-        let refresh = tokio::spawn(refresh_keys(paywall, facilitator, stopped));
+        let mut tasks = vec![server];
+        if refreshes_keys {
+            tasks.push(tokio::spawn(refresh_keys(paywall, facilitator, stopped)));
+        }
         tracing::info!(%address, "gateway listening");
         Ok(Self {
             address,
             stop,
-            tasks: vec![server, refresh],
+            tasks,
         })
     }
 
@@ -201,7 +224,10 @@ async fn refresh_keys(
             _ = stop.wait_for(|stop| *stop) => return,
         }
         match facilitator.keys().await {
-            Ok(keys) => paywall.set_keys(keys),
+            Ok(Some(keys)) => paywall.set_keys(keys),
+            Ok(None) => {
+                tracing::warn!("GET /keys answered 404; keeping the previous facilitator keys")
+            }
             Err(error) => tracing::warn!(%error, "keeping the previous facilitator keys"),
         }
     }

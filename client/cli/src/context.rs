@@ -11,7 +11,9 @@ use paytab_client::policy::SpendingPolicy;
 use paytab_client::wallet::{
     default_cli_config_path, default_keypair_path, read_cli_config, read_keypair,
 };
-use paytab_protocol::networks::{caip2_network, SOLANA_DEVNET, SOLANA_MAINNET};
+use paytab_protocol::networks::{
+    caip2_network, parse_network_label, SOLANA_DEVNET, SOLANA_MAINNET,
+};
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
@@ -39,6 +41,9 @@ pub struct GlobalArgs {
     /// paytab's directory: ledger, policy, session keys [default: ~/.paytab]
     #[arg(long, global = true, env = "PAYTAB_HOME")]
     pub home: Option<PathBuf>,
+    /// The CAIP-2 id payment offers name this RPC's chain by [default: its own, from the genesis hash], e.g. solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1 for a localnet served as devnet
+    #[arg(long, global = true, env = "PAYTAB_NETWORK")]
+    pub network: Option<String>,
     /// Print JSON for programs instead of text for people
     #[arg(long, global = true)]
     pub json: bool,
@@ -53,6 +58,8 @@ pub struct Context {
     pub keypair_path: PathBuf,
     /// paytab's directory.
     pub home: PathBuf,
+    /// The CAIP-2 id offers name the RPC's chain by, if not its own.
+    pub network_label: Option<String>,
     /// JSON output.
     pub json: bool,
 }
@@ -79,6 +86,12 @@ impl Context {
                 .home
                 .clone()
                 .unwrap_or_else(|| user_home.join(".paytab")),
+            network_label: args
+                .network
+                .as_deref()
+                .map(parse_network_label)
+                .transpose()
+                .map_err(|error| CliError::new(format!("--network: {error}")))?,
             json: args.json,
         })
     }
@@ -120,7 +133,9 @@ impl Context {
         let rpc = Arc::new(self.rpc());
         Payer::new(rpc, wallet, ledger, policy, confirm)
             .await
-            .map_err(|error| unreachable_rpc(&self.rpc_url, error))
+            .map_err(|error| unreachable_rpc(&self.rpc_url, error))?
+            .labelled(self.network_label.clone())
+            .map_err(|error| CliError::new(format!("--network: {error}")))
     }
 
     /// The CAIP-2 network behind the RPC URL.

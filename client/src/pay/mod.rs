@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use paytab_protocol::amount::format_units;
 use paytab_protocol::clock::unix_now;
-use paytab_protocol::networks::{caip2_network, mpp_network_name};
+use paytab_protocol::networks::{caip2_network, check_network_label, mpp_names_network};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use solana_keypair::Keypair;
@@ -112,6 +112,9 @@ pub enum PayError {
     /// The HTTP request failed.
     #[error("request failed: {0}")]
     Http(#[from] reqwest::Error),
+    /// The network label cannot name this chain.
+    #[error(transparent)]
+    Label(#[from] paytab_protocol::networks::LabelError),
     /// The Solana RPC failed.
     #[error("Solana RPC: {0}")]
     Rpc(String),
@@ -161,6 +164,8 @@ pub struct Payer {
     ledger: Ledger,
     policy: SpendingPolicy,
     network: String,
+    /// The chain's own CAIP-2 id, when `network` is a label for it.
+    chain: Option<String>,
     confirm: Confirm,
     prefer: Option<OfferKind>,
     owner: Option<Pubkey>,
@@ -185,11 +190,26 @@ impl Payer {
             ledger,
             policy,
             network: caip2_network(&genesis.to_string()),
+            chain: None,
             confirm,
             prefer: None,
             owner: None,
             mints: Mutex::default(),
         })
+    }
+
+    /// Pays offers naming `label` (a CAIP-2 id) as if they named this chain:
+    /// for a chain served under another name, e.g. a localnet labelled
+    /// devnet. A chain that is not mainnet is never taken for mainnet.
+    pub fn labelled(mut self, label: Option<String>) -> Result<Self, PayError> {
+        let Some(label) = label else {
+            return Ok(self);
+        };
+        check_network_label(&label, &self.network)?;
+        if label != self.network {
+            self.chain = Some(std::mem::replace(&mut self.network, label));
+        }
+        Ok(self)
     }
 
     /// Signs escrow receipts for `owner`'s escrow (the wallet being the
@@ -305,16 +325,22 @@ impl Payer {
 
     fn on_this_network(&self, offer: &Offer) -> bool {
         match offer.kind {
-            OfferKind::MppCharge => offer.network == mpp_network_name(&self.network),
+            OfferKind::MppCharge => mpp_names_network(Some(&offer.network), &self.network),
             _ => offer.network == self.network,
         }
     }
 
     async fn usable(&self, offer: &Offer) -> Result<Quote, String> {
         if !self.on_this_network(offer) {
+            let ours = match &self.chain {
+                Some(chain) => format!("{chain}, labelled {}", self.network),
+                None => self.network.clone(),
+            };
             return Err(format!(
-                "network {} is not this wallet's {}",
-                offer.network, self.network
+                "the offer is on network {}, but this wallet's RPC is on {ours}: use an RPC of \
+                 that network (--url), or, if this chain is served under that name (e.g. a \
+                 localnet labelled devnet), say so with --network",
+                offer.network
             ));
         }
         let (token_program, decimals) = self.mint_info(&offer.asset).await?;

@@ -55,8 +55,8 @@ const TRANSFER_INDEX: usize = 2;
 const FEE_PAYER_KEY_INDEX: usize = 0;
 const TRANSFER_AUTHORITY_KEY_INDEX: usize = 1;
 const REQUIRED_SIGNATURES: u8 = 2;
-const SET_COMPUTE_UNIT_LIMIT_TAG: u8 = 2;
-const SET_COMPUTE_UNIT_PRICE_TAG: u8 = 3;
+pub(super) const SET_COMPUTE_UNIT_LIMIT_TAG: u8 = 2;
+pub(super) const SET_COMPUTE_UNIT_PRICE_TAG: u8 = 3;
 const TRANSFER_CHECKED_DATA_LEN: usize = 10;
 
 /// What the resource server asks to be paid, and by whose fee payer.
@@ -214,6 +214,15 @@ pub enum ExactRuleError {
     /// The message loads accounts from address lookup tables.
     #[error("address lookup tables are not supported")]
     AddressLookupTablesUnsupported,
+    /// A charge instruction outside the allow-list, or one allowed once seen twice.
+    #[error("instruction {0} is not allowed in a Solana charge (at most one each of: compute unit limit, compute unit price, idempotent associated token account creation, TransferChecked, memo)")]
+    ChargeInstruction(usize),
+    /// The associated token account creation is not the recipient's, funded by the payer.
+    #[error("the associated token account creation must create the recipient's account for the asset, funded by the transfer authority")]
+    AccountCreation,
+    /// A client-paid charge whose signatures are missing or do not verify.
+    #[error("every signature of a client-paid charge must be present and verify")]
+    MissingSignatures,
 }
 
 impl ExactRuleError {
@@ -252,6 +261,9 @@ impl ExactRuleError {
             Self::AddressLookupTablesUnsupported => {
                 "invalid_exact_svm_payload_address_lookup_tables_unsupported"
             }
+            Self::ChargeInstruction(_) => "invalid_charge_payload_unexpected_instruction",
+            Self::AccountCreation => "invalid_charge_payload_account_creation",
+            Self::MissingSignatures => "invalid_exact_svm_payload_missing_signature",
         }
     }
 }
@@ -298,37 +310,47 @@ pub fn check_transaction(
     check_fee_payer_in_no_accounts(keys, instructions, &requirement.fee_payer)?;
     check_signers(tx, &transfer.authority)?;
     check_mint(&transfer, &requirement.asset)?;
-    check_recipient(&transfer, requirement)?;
+    check_recipient(&transfer, &requirement.pay_to, &requirement.asset)?;
     check_amount(&transfer, requirement.amount)?;
     let memo = check_instructions_after_transfer(keys, instructions, requirement.memo.as_deref())?;
     check_transfer_authority_signature(tx, &transfer.authority)?;
-    Ok(ExactTransfer {
-        payer: transfer.authority,
-        source: transfer.source,
-        destination: transfer.destination,
-        mint: transfer.mint,
-        token_program: transfer.token_program,
-        amount: transfer.amount,
-        decimals: transfer.decimals,
-        memo,
-    })
+    Ok(transfer.into_transfer(memo))
 }
 
-struct TransferChecked {
-    token_program: Pubkey,
-    source: Pubkey,
-    mint: Pubkey,
-    destination: Pubkey,
-    authority: Pubkey,
-    amount: u64,
-    decimals: u8,
+/// A decoded `TransferChecked` instruction.
+pub(super) struct TransferChecked {
+    pub(super) token_program: Pubkey,
+    pub(super) source: Pubkey,
+    pub(super) mint: Pubkey,
+    pub(super) destination: Pubkey,
+    pub(super) authority: Pubkey,
+    pub(super) amount: u64,
+    pub(super) decimals: u8,
 }
 
-fn undecodable(detail: impl Into<String>) -> ExactRuleError {
+impl TransferChecked {
+    /// The transfer, as the checks' result.
+    pub(super) fn into_transfer(self, memo: Option<String>) -> ExactTransfer {
+        ExactTransfer {
+            payer: self.authority,
+            source: self.source,
+            destination: self.destination,
+            mint: self.mint,
+            token_program: self.token_program,
+            amount: self.amount,
+            decimals: self.decimals,
+            memo,
+        }
+    }
+}
+
+pub(super) fn undecodable(detail: impl Into<String>) -> ExactRuleError {
     ExactRuleError::TransactionCouldNotBeDecoded(detail.into())
 }
 
-fn reject_address_lookup_tables(message: &VersionedMessage) -> Result<(), ExactRuleError> {
+pub(super) fn reject_address_lookup_tables(
+    message: &VersionedMessage,
+) -> Result<(), ExactRuleError> {
     match message.address_table_lookups() {
         Some(lookups) if !lookups.is_empty() => Err(ExactRuleError::AddressLookupTablesUnsupported),
         _ => Ok(()),
@@ -343,7 +365,7 @@ fn check_instruction_count(instructions: &[CompiledInstruction]) -> Result<(), E
     }
 }
 
-fn check_fee_payer(keys: &[Pubkey], expected: &Pubkey) -> Result<(), ExactRuleError> {
+pub(super) fn check_fee_payer(keys: &[Pubkey], expected: &Pubkey) -> Result<(), ExactRuleError> {
     let found = keys
         .get(FEE_PAYER_KEY_INDEX)
         .ok_or_else(|| undecodable("the message has no account keys"))?;
@@ -357,15 +379,18 @@ fn check_fee_payer(keys: &[Pubkey], expected: &Pubkey) -> Result<(), ExactRuleEr
     }
 }
 
-fn program_id<'a>(keys: &'a [Pubkey], instruction: &CompiledInstruction) -> Option<&'a Pubkey> {
+pub(super) fn program_id<'a>(
+    keys: &'a [Pubkey],
+    instruction: &CompiledInstruction,
+) -> Option<&'a Pubkey> {
     keys.get(usize::from(instruction.program_id_index))
 }
 
-fn account_key(keys: &[Pubkey], account_index: u8) -> Option<Pubkey> {
+pub(super) fn account_key(keys: &[Pubkey], account_index: u8) -> Option<Pubkey> {
     keys.get(usize::from(account_index)).copied()
 }
 
-fn compute_budget_argument<const N: usize>(
+pub(super) fn compute_budget_argument<const N: usize>(
     keys: &[Pubkey],
     instruction: Option<&CompiledInstruction>,
     tag: u8,
@@ -428,7 +453,7 @@ fn transfer_checked_amount(token_program: &Pubkey, data: &[u8]) -> Option<(u64, 
     }
 }
 
-fn parse_transfer_checked(
+pub(super) fn parse_transfer_checked(
     keys: &[Pubkey],
     instruction: Option<&CompiledInstruction>,
 ) -> Result<TransferChecked, ExactRuleError> {
@@ -452,7 +477,7 @@ fn parse_transfer_checked(
     })
 }
 
-fn check_fee_payer_moves_no_funds(
+pub(super) fn check_fee_payer_moves_no_funds(
     transfer: &TransferChecked,
     fee_payer: &Pubkey,
 ) -> Result<(), ExactRuleError> {
@@ -463,7 +488,7 @@ fn check_fee_payer_moves_no_funds(
     }
 }
 
-fn check_fee_payer_in_no_accounts(
+pub(super) fn check_fee_payer_in_no_accounts(
     keys: &[Pubkey],
     instructions: &[CompiledInstruction],
     fee_payer: &Pubkey,
@@ -479,7 +504,10 @@ fn check_fee_payer_in_no_accounts(
     }
 }
 
-fn check_signers(tx: &VersionedTransaction, authority: &Pubkey) -> Result<(), ExactRuleError> {
+pub(super) fn check_signers(
+    tx: &VersionedTransaction,
+    authority: &Pubkey,
+) -> Result<(), ExactRuleError> {
     let keys = tx.message.static_account_keys();
     let two_signers = tx.message.header().num_required_signatures == REQUIRED_SIGNATURES;
     let no_extra_signatures = tx.signatures.len() <= usize::from(REQUIRED_SIGNATURES);
@@ -491,7 +519,7 @@ fn check_signers(tx: &VersionedTransaction, authority: &Pubkey) -> Result<(), Ex
     }
 }
 
-fn check_mint(transfer: &TransferChecked, asset: &Pubkey) -> Result<(), ExactRuleError> {
+pub(super) fn check_mint(transfer: &TransferChecked, asset: &Pubkey) -> Result<(), ExactRuleError> {
     if transfer.mint == *asset {
         Ok(())
     } else {
@@ -502,15 +530,13 @@ fn check_mint(transfer: &TransferChecked, asset: &Pubkey) -> Result<(), ExactRul
     }
 }
 
-fn check_recipient(
+pub(super) fn check_recipient(
     transfer: &TransferChecked,
-    requirement: &ExactRequirement,
+    pay_to: &Pubkey,
+    asset: &Pubkey,
 ) -> Result<(), ExactRuleError> {
-    let expected = get_associated_token_address_with_program_id(
-        &requirement.pay_to,
-        &requirement.asset,
-        &transfer.token_program,
-    );
+    let expected =
+        get_associated_token_address_with_program_id(pay_to, asset, &transfer.token_program);
     if transfer.destination == expected {
         Ok(())
     } else {
@@ -521,7 +547,10 @@ fn check_recipient(
     }
 }
 
-fn check_amount(transfer: &TransferChecked, expected: u64) -> Result<(), ExactRuleError> {
+pub(super) fn check_amount(
+    transfer: &TransferChecked,
+    expected: u64,
+) -> Result<(), ExactRuleError> {
     if transfer.amount == expected {
         Ok(())
     } else {
@@ -548,7 +577,7 @@ fn check_instructions_after_transfer(
     check_memo(&memos, required_memo)
 }
 
-fn check_memo(
+pub(super) fn check_memo(
     memos: &[&[u8]],
     required_memo: Option<&str>,
 ) -> Result<Option<String>, ExactRuleError> {
@@ -565,7 +594,7 @@ fn check_memo(
     }
 }
 
-fn check_transfer_authority_signature(
+pub(super) fn check_transfer_authority_signature(
     tx: &VersionedTransaction,
     authority: &Pubkey,
 ) -> Result<(), ExactRuleError> {

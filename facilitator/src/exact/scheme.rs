@@ -1,5 +1,7 @@
-//! Verifying and settling x402 `exact` payments: check every rule, co-sign as
-//! fee payer, simulate, send, wait for `confirmed`, and prove the payment.
+//! Verifying and settling x402 `exact` payments and MPP charge transactions
+//! (their rules differ, [`super::rules`] and [`super::charge`]): check every
+//! rule, co-sign as fee payer (unless the client paid the fees), simulate,
+//! send, wait for `confirmed`, and prove the payment.
 //!
 //! Each transfer is recorded (pending) before it is sent, and ends once:
 //! settled with one proof, or failed. A payment seen before is answered from
@@ -21,6 +23,7 @@ use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
 
+use super::charge::{self, check_charge_transaction, ChargeRequirement};
 use super::rules::{
     check_transaction, decode_transaction, ExactLimits, ExactRequirement, ExactTransfer,
 };
@@ -58,13 +61,13 @@ pub struct ExactSettled {
     pub proof: String,
 }
 
-/// The `exact` scheme.
+/// The `exact` scheme, and MPP charges.
 pub struct ExactScheme {
-    rpc: Arc<RpcClient>,
+    pub(super) rpc: Arc<RpcClient>,
     fee_payer: Arc<Keypair>,
-    store: Store,
+    pub(super) store: Store,
     proofs: Arc<ProofIssuer>,
-    limits: ExactLimits,
+    pub(super) limits: ExactLimits,
     confirm_timeout: Duration,
 }
 
@@ -85,6 +88,16 @@ impl ExactScheme {
             proofs,
             limits,
             confirm_timeout,
+        }
+    }
+
+    /// The ceilings a client-paid transaction is held to: x402's own (its
+    /// fees are not the facilitator's).
+    pub(super) fn limits_for_client_paid(&self) -> ExactLimits {
+        ExactLimits {
+            max_compute_unit_limit: super::rules::X402_MAX_COMPUTE_UNIT_LIMIT,
+            max_compute_unit_price_micro_lamports:
+                super::rules::X402_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS,
         }
     }
 
@@ -130,9 +143,8 @@ impl ExactScheme {
     }
 
     /// Checks every rule and co-signs as fee payer (the signature, and so the
-    /// transaction id, is deterministic).
+    /// transaction id, is deterministic); a client-paid charge is already signed.
     fn co_sign(&self, request: &PaymentRequest) -> Result<ExactVerified, Rejection> {
-        let requirement = self.requirement(request)?;
         let wire = request
             .payment
             .payload
@@ -145,8 +157,25 @@ impl ExactScheme {
                 )
             })?;
         let mut transaction = decode_transaction(wire).map_err(rule_rejection)?;
-        let transfer =
-            check_transaction(&transaction, &requirement, &self.limits).map_err(rule_rejection)?;
+        let transfer = if request.requirement.scheme == charge::SCHEME {
+            let requirement = self.charge_requirement(request)?;
+            let limits = match requirement.fee_payer {
+                Some(_) => self.limits,
+                None => self.limits_for_client_paid(),
+            };
+            let transfer = check_charge_transaction(&transaction, &requirement, &limits)
+                .map_err(rule_rejection)?;
+            if requirement.fee_payer.is_none() {
+                return Ok(ExactVerified {
+                    transfer,
+                    transaction,
+                });
+            }
+            transfer
+        } else {
+            let requirement = self.requirement(request)?;
+            check_transaction(&transaction, &requirement, &self.limits).map_err(rule_rejection)?
+        };
         let message = transaction.message.serialize();
         let fee_payer_signature = self.fee_payer.sign_message(&message);
         match transaction.signatures.first_mut() {
@@ -274,7 +303,7 @@ impl ExactScheme {
 
     /// Issues the proof of a confirmed transfer and records it: the first
     /// to record wins, any other caller gets the recorded proof as a duplicate.
-    async fn prove(
+    pub(super) async fn prove(
         &self,
         requirement: &Requirement,
         request: &PaymentRequest,
@@ -286,7 +315,11 @@ impl ExactScheme {
             .proofs
             .issue(
                 ProofClaim {
-                    scheme: Scheme::Exact,
+                    scheme: if request.requirement.scheme == charge::SCHEME {
+                        Scheme::MppCharge
+                    } else {
+                        Scheme::Exact
+                    },
                     payer: transfer.payer,
                     pay_to: requirement.pay_to,
                     asset: transfer.mint,
@@ -330,15 +363,53 @@ impl ExactScheme {
     }
 
     fn requirement(&self, request: &PaymentRequest) -> Result<ExactRequirement, Rejection> {
-        let extra = &request.requirement.extra;
-        let fee_payer = extra
+        let fee_payer = self.named_fee_payer(request)?.ok_or_else(|| {
+            Rejection::new(
+                "invalid_payment_requirements",
+                "extra.feePayer must name the facilitator's fee payer",
+            )
+        })?;
+        Ok(ExactRequirement {
+            asset: request.requirement.asset,
+            pay_to: request.requirement.pay_to,
+            amount: request.requirement.amount,
+            fee_payer,
+            memo: required_memo(request)?,
+        })
+    }
+
+    /// A charge's requirement: the facilitator pays the fees only when
+    /// `extra.feePayer` names it.
+    pub(super) fn charge_requirement(
+        &self,
+        request: &PaymentRequest,
+    ) -> Result<ChargeRequirement, Rejection> {
+        Ok(ChargeRequirement {
+            asset: request.requirement.asset,
+            pay_to: request.requirement.pay_to,
+            amount: request.requirement.amount,
+            fee_payer: self.named_fee_payer(request)?,
+            memo: required_memo(request)?,
+        })
+    }
+
+    /// `extra.feePayer`, which must be this facilitator's if present.
+    fn named_fee_payer(&self, request: &PaymentRequest) -> Result<Option<Pubkey>, Rejection> {
+        let Some(named) = request
+            .requirement
+            .extra
             .get("feePayer")
-            .and_then(Value::as_str)
+            .filter(|value| !value.is_null())
+        else {
+            return Ok(None);
+        };
+        let fee_payer = named
+            .as_str()
             .and_then(|text| text.parse::<Pubkey>().ok())
             .ok_or_else(|| {
                 Rejection::new(
                     "invalid_payment_requirements",
-                    "extra.feePayer must name the facilitator's fee payer",
+                    "extra.feePayer must be a base58 address",
                 )
             })?;
         if fee_payer != self.fee_payer() {
@@ -350,23 +421,7 @@ impl ExactScheme {
                 ),
             ));
         }
-        let memo = match extra.get("memo") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(memo)) => Some(memo.clone()),
-            Some(_) => {
-                return Err(Rejection::new(
-                    "invalid_payment_requirements",
-                    "extra.memo must be a string",
-                ))
-            }
-        };
-        Ok(ExactRequirement {
-            asset: request.requirement.asset,
-            pay_to: request.requirement.pay_to,
-            amount: request.requirement.amount,
-            fee_payer,
-            memo,
-        })
+        Ok(Some(fee_payer))
     }
 
     async fn simulate(&self, transaction: &VersionedTransaction) -> Result<(), Rejection> {
@@ -428,7 +483,7 @@ impl ExactScheme {
     }
 
     /// The transaction's outcome once `confirmed`: `Ok`, or the chain's error.
-    async fn lookup(
+    pub(super) async fn lookup(
         &self,
         signature: &Signature,
     ) -> Result<Option<Result<(), String>>, solana_rpc_client_api::client_error::Error> {
@@ -460,6 +515,18 @@ impl ExactScheme {
     }
 }
 
+/// `extra.memo`, if the requirement names one.
+fn required_memo(request: &PaymentRequest) -> Result<Option<String>, Rejection> {
+    match request.requirement.extra.get("memo") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(memo)) => Ok(Some(memo.clone())),
+        Some(_) => Err(Rejection::new(
+            "invalid_payment_requirements",
+            "extra.memo must be a string",
+        )),
+    }
+}
+
 /// The fee payer's signature: the transaction's id, known before sending.
 fn signature_of(verified: &ExactVerified) -> Result<Signature, Rejection> {
     verified
@@ -470,27 +537,27 @@ fn signature_of(verified: &ExactVerified) -> Result<Signature, Rejection> {
         .ok_or_else(|| Rejection::settle_error("co-signed transaction has no signature"))
 }
 
-fn duplicate(proof: Option<&str>) -> Rejection {
+pub(super) fn duplicate(proof: Option<&str>) -> Rejection {
     Rejection::duplicate(
         "this transaction was settled before; its proof is in extensions.paytab.proof",
         proof,
     )
 }
 
-fn failed_before() -> Rejection {
+pub(super) fn failed_before() -> Rejection {
     Rejection::new(
         "transaction_failed",
         "this transaction failed before; nothing was charged",
     )
 }
 
-fn failed_on_chain(error: &str) -> Rejection {
+pub(super) fn failed_on_chain(error: &str) -> Rejection {
     Rejection::new(
         "transaction_failed",
         format!("the transaction failed on chain: {error}; nothing was charged"),
     )
 }
 
-fn rule_rejection(error: super::rules::ExactRuleError) -> Rejection {
+pub(super) fn rule_rejection(error: super::rules::ExactRuleError) -> Rejection {
     Rejection::new(error.reason(), error.to_string())
 }

@@ -30,6 +30,7 @@ mod payments;
 use crate::access::{Access, Denied};
 use crate::claimer::Claimer;
 use crate::escrow::{self, EscrowScheme};
+use crate::exact::charge;
 use crate::exact::scheme::{self as exact, ExactScheme};
 use crate::health::Readiness;
 use crate::metrics;
@@ -203,6 +204,13 @@ async fn supported(State(state): State<Arc<AppState>>) -> Response {
             })),
         });
     }
+    // paytab's own: the gateway settles MPP Solana charges through it.
+    kinds.push(SupportedKind {
+        x402_version: Version::V2.number(),
+        scheme: charge::SCHEME.into(),
+        network: echoed_network(&state, Version::V2),
+        extra: Some(json!({"feePayer": fee_payer})),
+    });
     Json(json!({
         "kinds": kinds,
         "extensions": [],

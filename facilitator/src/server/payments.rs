@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 use super::{bad_body, error, AppState};
 use crate::access::Caller;
 use crate::escrow::{self, EscrowScheme};
-use crate::exact::scheme as exact;
+use crate::exact::pushed::is_pushed;
+use crate::exact::{charge, scheme as exact};
 use crate::metrics::{Outcomes, METRICS};
 use crate::rejection::{Fault, Rejection};
 use crate::x402::{
@@ -60,9 +61,13 @@ fn parse_request(
             ),
         ))));
     }
-    if requirement.scheme == exact::SCHEME
-        && !state.access.pays_fees_for(caller, &requirement.pay_to)
-    {
+    let facilitator_pays_fees = requirement.scheme == exact::SCHEME
+        || (requirement.scheme == charge::SCHEME
+            && requirement
+                .extra
+                .get("feePayer")
+                .is_some_and(|key| !key.is_null()));
+    if facilitator_pays_fees && !state.access.pays_fees_for(caller, &requirement.pay_to) {
         return Err(Box::new(Unparsed::Body(error(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -125,6 +130,16 @@ pub(super) async fn verify(
             count(&METRICS.verify_escrow, outcome.is_ok());
             outcome.map(|verified| verified.payer)
         }
+        charge::SCHEME if is_pushed(&request) => {
+            let outcome = state.exact.verify_pushed(&request).await;
+            count(&METRICS.verify_exact, outcome.is_ok());
+            outcome.map(|transfer| transfer.payer)
+        }
+        charge::SCHEME => {
+            let outcome = state.exact.verify(&request).await;
+            count(&METRICS.verify_exact, outcome.is_ok());
+            outcome.map(|verified| verified.transfer.payer)
+        }
         other => Err(unsupported(other)),
     };
     match outcome {
@@ -153,7 +168,12 @@ fn valid(payer: String, extensions: Option<Value>) -> VerifyResponse {
 fn unsupported(scheme: &str) -> Rejection {
     Rejection::new(
         "unsupported_scheme",
-        format!("scheme {scheme:?} is not supported (exact, escrow)"),
+        format!(
+            "scheme {scheme:?} is not supported ({}, {}, {})",
+            exact::SCHEME,
+            escrow::SCHEME,
+            charge::SCHEME
+        ),
     )
 }
 
@@ -181,19 +201,30 @@ pub(super) async fn settle(
     };
     let network = echoed_network(&state, request.payment.version);
     let now = unix_now();
+    let transferred = |settled: exact::ExactSettled| {
+        SettleResponse::settled(
+            settled.payer,
+            settled.signature.to_string(),
+            network.clone(),
+            settled.amount,
+            json!({"paytab": {"proof": settled.proof}}),
+        )
+    };
     let outcome = match request.requirement.scheme.as_str() {
         exact::SCHEME => {
             let outcome = state.exact.settle(&request, now).await;
             count(&METRICS.settle_exact, outcome.is_ok());
-            outcome.map(|settled| {
-                SettleResponse::settled(
-                    settled.payer,
-                    settled.signature.to_string(),
-                    network.clone(),
-                    settled.amount,
-                    json!({"paytab": {"proof": settled.proof}}),
-                )
-            })
+            outcome.map(transferred)
+        }
+        charge::SCHEME if is_pushed(&request) => {
+            let outcome = state.exact.settle_pushed(&request, now).await;
+            count(&METRICS.settle_exact, outcome.is_ok());
+            outcome.map(transferred)
+        }
+        charge::SCHEME => {
+            let outcome = state.exact.settle(&request, now).await;
+            count(&METRICS.settle_exact, outcome.is_ok());
+            outcome.map(transferred)
         }
         escrow::SCHEME => {
             let outcome = state.escrow.settle(&request, now).await;

@@ -1,10 +1,12 @@
-//! The facilitator's HTTP surface: `/supported`, `/keys` and rotation, proof
+//! The facilitator's HTTP surface: `/supported` (and its network label), `/keys` and rotation, proof
 //! checks, discovery, health, metrics, and bad requests.
 
 use crate::support::{now, Terms, World};
 use ed25519_dalek::SigningKey;
 use paytab_facilitator::proofs::ProofKey;
+use paytab_facilitator::Facilitator;
 use paytab_protocol::keys::{KeyId, KeySet, PublishedKey};
+use paytab_protocol::networks::{SOLANA_DEVNET, SOLANA_MAINNET};
 use paytab_protocol::proof::{Proof, ProofError};
 use serde_json::{json, Value};
 use solana_signer::Signer;
@@ -39,13 +41,14 @@ async fn one_proof(world: &World) -> String {
 }
 
 #[tokio::test]
-async fn supported_lists_both_schemes_in_both_versions_with_the_fee_payer() {
+async fn supported_lists_exact_and_escrow_in_both_versions_and_mpp_charges_in_v2_with_the_fee_payer(
+) {
     let world = World::start().await;
     let (status, answer) = world.get("/supported").await;
     assert_eq!(status, 200);
     let fee_payer = world.facilitator_key.pubkey().to_string();
     let kinds = answer["kinds"].as_array().unwrap();
-    assert_eq!(kinds.len(), 4);
+    assert_eq!(kinds.len(), 5);
     for version in [1, 2] {
         for scheme in ["exact", "paytab-escrow"] {
             let kind = kinds
@@ -62,6 +65,13 @@ async fn supported_lists_both_schemes_in_both_versions_with_the_fee_payer() {
         .unwrap();
     assert_eq!(escrow["extra"]["delegate"], fee_payer);
     assert_eq!(escrow["extra"]["programId"], paytab::ID.to_string());
+    let charge = kinds
+        .iter()
+        .find(|kind| kind["scheme"] == "paytab-mpp-charge")
+        .unwrap();
+    assert_eq!(charge["x402Version"], 2);
+    assert_eq!(charge["network"], world.network());
+    assert_eq!(charge["extra"]["feePayer"], fee_payer);
     assert_eq!(answer["signers"]["solana:*"][0], fee_payer);
     world.shutdown().await;
 }
@@ -281,5 +291,51 @@ async fn bad_requests_get_clear_json_errors_without_internals() {
     body["x402Version"] = json!(7);
     let (_, answer) = world.post("/settle", &body).await;
     assert_eq!(answer["errorReason"], "invalid_x402_version");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_facilitator_labelled_devnet_serves_and_settles_its_chain_under_that_name_only() {
+    let world = World::start_with(|settings| {
+        settings.claimer = None;
+        settings.network = Some(SOLANA_DEVNET.into());
+    })
+    .await;
+    let (_, supported) = world.get("/supported").await;
+    let kinds = supported["kinds"].as_array().unwrap();
+    assert!(kinds
+        .iter()
+        .filter(|kind| kind["x402Version"] == 2)
+        .all(|kind| kind["network"] == SOLANA_DEVNET));
+    assert!(kinds
+        .iter()
+        .filter(|kind| kind["x402Version"] == 1)
+        .all(|kind| kind["network"] == "solana-devnet"));
+
+    let provider = world.wallet(0).await.pubkey();
+    let mut payer = world.payer(&provider, Terms::default()).await;
+    let mut labelled = world.escrow_requirement(&provider, PRICE);
+    labelled["network"] = json!(SOLANA_DEVNET);
+    let own_name = world.escrow_requirement(&provider, PRICE);
+    let receipt = payer.next_receipt(PRICE);
+    let (_, refused) = world
+        .post("/settle", &world.body(&own_name, receipt.clone()))
+        .await;
+    assert_eq!(refused["errorReason"], "invalid_network", "{refused}");
+    let (_, settled) = world.post("/settle", &world.body(&labelled, receipt)).await;
+    assert_eq!(settled["success"], true, "{settled}");
+    assert_eq!(settled["network"], SOLANA_DEVNET);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_test_chain_cannot_be_served_as_mainnet() {
+    let world = World::start().await;
+    let mut settings = world.settings();
+    settings.network = Some(SOLANA_MAINNET.into());
+    let Err(error) = Facilitator::start(settings).await else {
+        panic!("a localnet was served as mainnet");
+    };
+    assert!(error.to_string().contains("devnet"), "{error}");
     world.shutdown().await;
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PayScheme {
-    /// paytab escrow receipts (x402 scheme `escrow`).
+    /// paytab escrow receipts (x402 scheme `paytab-escrow`).
     Escrow,
     /// x402 `exact` transfers.
     Exact,
@@ -80,10 +80,14 @@ pub struct UpstreamAuthFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentFile {
-    /// CAIP-2 network.
-    pub network: String,
+    /// CAIP-2 network; by default the one the facilitator serves.
+    #[serde(default)]
+    pub network: Option<String>,
     /// The mint, base58.
     pub asset: String,
+    /// The mint's token program, base58 (SPL Token by default, or Token-2022).
+    #[serde(default)]
+    pub token_program: Option<String>,
     /// Who is paid, base58 owner address.
     pub pay_to: String,
     /// Decimals of the asset (for MPP and pages).
@@ -103,10 +107,12 @@ pub struct PaymentFile {
 pub struct FacilitatorFile {
     /// Base URL.
     pub url: String,
-    /// Its fee payer, for `exact` requirements (`extra.feePayer`).
+    /// Its fee payer, for `exact` requirements (`extra.feePayer`); by
+    /// default the one its `/supported` names.
     #[serde(default)]
     pub fee_payer: Option<String>,
-    /// Its claim delegate, for `escrow` requirements (defaults to the fee payer).
+    /// Its claim delegate, for `escrow` requirements (by default the one its
+    /// `/supported` names, else the fee payer).
     #[serde(default)]
     pub delegate: Option<String>,
     /// Environment variable holding the API key presented to `/verify` and `/settle`.

@@ -5,14 +5,14 @@
 //! upstream = "http://127.0.0.1:9000"
 //!
 //! [payment]
-//! network = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"
+//! network = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"   # optional: the facilitator's
 //! asset = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 //! pay_to = "<provider address>"
 //! schemes = ["escrow", "exact", "mpp"]
 //!
 //! [facilitator]
 //! url = "http://127.0.0.1:4020"
-//! fee_payer = "<facilitator fee payer>"
+//! fee_payer = "<facilitator fee payer>"   # optional: the facilitator's
 //!
 //! [[routes]]
 //! method = "GET"
@@ -26,12 +26,14 @@
 //! ```
 
 mod file;
+mod terms;
 
 use solana_pubkey::Pubkey;
 
 use crate::routes::{MethodFilter, PathPattern, PatternError};
 use crate::target::Target;
 pub use file::{FacilitatorFile, FileConfig, PayScheme, PaymentFile, RouteFile, UpstreamAuthFile};
+pub use terms::{PaymentConfig, PaymentTerms, TermsError, SPL_TOKEN, TOKEN_2022};
 
 /// What a matched route asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,46 +62,6 @@ pub struct Route {
     pub path: PathPattern,
     /// What it asks for.
     pub access: Access,
-}
-
-/// Payment terms shared by every priced route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentTerms {
-    /// CAIP-2 network.
-    pub network: String,
-    /// The mint.
-    pub asset: Pubkey,
-    /// Who is paid.
-    pub pay_to: Pubkey,
-    /// Decimals of the asset.
-    pub decimals: u8,
-    /// Accepted schemes, preferred first.
-    pub schemes: Vec<PayScheme>,
-    /// How long a client has to pay.
-    pub max_timeout_seconds: u64,
-    /// The facilitator's fee payer (`exact`).
-    pub fee_payer: Option<Pubkey>,
-    /// The facilitator's claim delegate (`escrow`).
-    pub delegate: Option<Pubkey>,
-}
-
-#[cfg(test)]
-impl PaymentTerms {
-    /// Terms for unit tests: a fixed network, asset `[3; 32]`, payee `[2; 32]`,
-    /// 6 decimals, 60 s to pay, and `[9; 32]` as fee payer and delegate.
-    pub(crate) fn sample(schemes: &[PayScheme]) -> Self {
-        let facilitator = Pubkey::new_from_array([9; 32]);
-        Self {
-            network: "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1".into(),
-            asset: Pubkey::new_from_array([3; 32]),
-            pay_to: Pubkey::new_from_array([2; 32]),
-            decimals: 6,
-            schemes: schemes.to_vec(),
-            max_timeout_seconds: 60,
-            fee_payer: Some(facilitator),
-            delegate: Some(facilitator),
-        }
-    }
 }
 
 /// Where the upstream credential goes.
@@ -169,8 +131,8 @@ pub struct GatewayConfig {
     pub upstream: String,
     /// The facilitator's base URL, without a trailing slash.
     pub facilitator_url: String,
-    /// Payment terms.
-    pub terms: PaymentTerms,
+    /// Payment terms as configured (the facilitator completes them at start).
+    pub payment: PaymentConfig,
     /// Routes, first match wins; unmatched requests are refused.
     pub routes: Vec<Route>,
 }
@@ -194,14 +156,14 @@ pub enum ConfigError {
     Pattern(#[from] PatternError),
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
         reason: reason.into(),
     }
 }
 
-fn address(field: &str, text: &str) -> Result<Pubkey, ConfigError> {
+pub(crate) fn address(field: &str, text: &str) -> Result<Pubkey, ConfigError> {
     text.parse()
         .map_err(|_| invalid(field, format!("{text:?} is not a base58 address")))
 }
@@ -232,47 +194,7 @@ impl GatewayConfig {
             .as_ref()
             .map(|auth| upstream_auth(auth, &env))
             .transpose()?;
-        let payment = &file.payment;
-        if !payment.network.starts_with("solana:") || payment.network.len() > 64 {
-            return Err(invalid(
-                "payment.network",
-                "must be a CAIP-2 Solana id (solana:<genesis hash prefix>)",
-            ));
-        }
-        if payment.schemes.is_empty() {
-            return Err(invalid("payment.schemes", "name at least one scheme"));
-        }
-        let fee_payer = file
-            .facilitator
-            .fee_payer
-            .as_deref()
-            .map(|text| address("facilitator.fee_payer", text))
-            .transpose()?;
-        let delegate = file
-            .facilitator
-            .delegate
-            .as_deref()
-            .map(|text| address("facilitator.delegate", text))
-            .transpose()?
-            .or(fee_payer);
-        let pays_fees = payment.schemes.contains(&PayScheme::Exact)
-            || payment.schemes.contains(&PayScheme::Mpp);
-        if pays_fees && fee_payer.is_none() {
-            return Err(invalid(
-                "facilitator.fee_payer",
-                "required when payment.schemes includes exact or mpp",
-            ));
-        }
-        let terms = PaymentTerms {
-            network: payment.network.clone(),
-            asset: address("payment.asset", &payment.asset)?,
-            pay_to: address("payment.pay_to", &payment.pay_to)?,
-            decimals: payment.decimals,
-            schemes: payment.schemes.clone(),
-            max_timeout_seconds: payment.max_timeout_seconds,
-            fee_payer,
-            delegate,
-        };
+        let payment = PaymentConfig::check(&file.payment, &file.facilitator)?;
         let routes = file
             .routes
             .iter()
@@ -318,7 +240,7 @@ impl GatewayConfig {
                 .transpose()?,
             upstream: base_url("upstream", &file.upstream)?,
             facilitator_url: base_url("facilitator.url", &file.facilitator.url)?,
-            terms,
+            payment,
             routes,
         })
     }
@@ -438,7 +360,7 @@ sign_in = true
             config.public_url.as_deref(),
             Some("https://api.example.com")
         );
-        assert_eq!(config.terms.delegate, config.terms.fee_payer);
+        assert_eq!(config.payment.delegate, None, "the facilitator's, at start");
         assert!(matches!(
             config
                 .route("GET", &target("/v1/quotes/SOL"))
@@ -478,11 +400,15 @@ sign_in = true
                 "payment.network",
             ),
             (
-                EXAMPLE.replace(
-                    "fee_payer = \"GmaDrppBC7P5ARKV8g3djiwP89vz1jLK23V2GBjuAEGB\"",
-                    "",
-                ),
+                EXAMPLE.replace("GmaDrppBC7P5ARKV8g3djiwP89vz1jLK23V2GBjuAEGB", "not-a-key"),
                 "facilitator.fee_payer",
+            ),
+            (
+                EXAMPLE.replace(
+                    "[facilitator]",
+                    "token_program = \"11111111111111111111111111111111\"\n[facilitator]",
+                ),
+                "payment.token_program",
             ),
         ];
         for (text, field) in cases {

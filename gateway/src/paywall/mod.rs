@@ -36,7 +36,7 @@ use serde_json::Value;
 use solana_pubkey::Pubkey;
 
 use crate::challenge::Priced;
-use crate::config::{Access, GatewayConfig};
+use crate::config::{Access, GatewayConfig, PaymentTerms};
 use crate::facilitator::FacilitatorClient;
 use crate::identity;
 use crate::proof_check::{self, Expected, ProofRefusal};
@@ -44,7 +44,7 @@ use crate::proxy::NotAnswered;
 use crate::reservations::{PaymentId, Reservation, Reservations};
 use crate::target::Target;
 
-use answer::Settling;
+use answer::Paid;
 use respond::{not_charged, response_header, with_header, Challenges};
 pub use respond::{
     problem, words, Refusal, V1_RESPONSE_HEADER, V2_REQUIRED_HEADER, V2_RESPONSE_HEADER,
@@ -87,22 +87,60 @@ impl Identities {
 
 /// A payment reserved for a request, to finish once the upstream answered.
 pub struct Pending {
-    /// What it reserved.
-    ids: Identities,
     /// How it finishes.
     finish: Finish,
-    /// The protocol the answer speaks.
-    reply: Reply,
-    /// What a proof of it must say.
-    binding: Binding,
-    /// The route's price.
-    price: u64,
+    /// What it pays for and how the answer speaks.
+    paying: Paying,
 }
 
 impl Pending {
     /// Whether the facilitator settles it after the upstream (the standard path).
     pub fn settles(&self) -> bool {
         matches!(self.finish, Finish::Settle { .. })
+    }
+}
+
+/// A verified payment waiting for its answer.
+pub(super) struct Paying {
+    /// What it reserved.
+    ids: Identities,
+    /// The protocol the answer speaks.
+    reply: Reply,
+    /// What its proof must be bound to.
+    binding: Binding,
+    /// What it buys.
+    sold: Sold,
+    /// The MPP challenge it answers, if any.
+    challenge_id: Option<String>,
+}
+
+/// What a request buys, kept for answers made after the upstream ran.
+#[derive(Debug, Clone)]
+pub(super) struct Sold {
+    url: String,
+    price: u64,
+    description: String,
+    mime_type: String,
+}
+
+impl Sold {
+    fn of(priced: &Priced) -> Self {
+        Self {
+            url: priced.url.to_string(),
+            price: priced.price,
+            description: priced.description.to_string(),
+            mime_type: priced.mime_type.to_string(),
+        }
+    }
+
+    fn priced<'a>(&'a self, terms: &'a PaymentTerms) -> Priced<'a> {
+        Priced {
+            terms,
+            url: &self.url,
+            price: self.price,
+            description: &self.description,
+            mime_type: &self.mime_type,
+        }
     }
 }
 
@@ -127,30 +165,40 @@ pub enum Reply {
 /// The paywall of one gateway.
 pub struct Paywall {
     config: GatewayConfig,
+    terms: PaymentTerms,
     public_url: String,
     keys: RwLock<KeySet>,
+    /// Whether the facilitator issues proofs (paytab's `GET /keys`); a
+    /// standard x402 facilitator does not.
+    issues_proofs: bool,
     reservations: Arc<Reservations>,
     facilitator: FacilitatorClient,
     secret: Vec<u8>,
 }
 
 impl Paywall {
-    /// A paywall trusting `keys` for proofs, keeping used payments in
-    /// `reservations`, and keying MPP challenge ids with `secret`.
-    /// `public_url` applies when the configuration names none.
+    /// A paywall selling on `terms`, trusting `keys` for proofs (`None`: the
+    /// facilitator issues none), keeping used payments in `reservations`,
+    /// and keying MPP challenge ids with `secret`. `public_url` applies when
+    /// the configuration names none.
     pub fn new(
         config: GatewayConfig,
+        terms: PaymentTerms,
         public_url: String,
-        keys: KeySet,
+        keys: Option<KeySet>,
         reservations: Arc<Reservations>,
         facilitator: FacilitatorClient,
         secret: Vec<u8>,
     ) -> Self {
+        let issues_proofs = keys.is_some();
+        let keys = keys.unwrap_or_default();
         keys.warm();
         Self {
             public_url: config.public_url.clone().unwrap_or(public_url),
             config,
+            terms,
             keys: RwLock::new(keys),
+            issues_proofs,
             reservations,
             facilitator,
             secret,
@@ -160,6 +208,11 @@ impl Paywall {
     /// The configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The payment terms every priced route sells on.
+    pub fn terms(&self) -> &PaymentTerms {
+        &self.terms
     }
 
     /// The reservations store.
@@ -205,7 +258,7 @@ impl Paywall {
             } => (*price, description.as_str(), mime_type.as_str()),
         };
         let priced = Priced {
-            terms: &self.config.terms,
+            terms: &self.terms,
             url: &url,
             price,
             description,
@@ -245,41 +298,36 @@ impl Paywall {
         let Some(pending) = pending else {
             return response;
         };
+        let Pending { finish, paying } = pending;
         if !Self::answered(&response) {
-            self.release(&pending.ids).await;
-            return match pending.reply {
+            self.release(&paying.ids).await;
+            return match paying.reply {
                 // An MPP response without `Payment-Receipt` was not charged.
                 Reply::Mpp => response,
                 Reply::Proof => with_header(
                     response,
                     V2_RESPONSE_HEADER,
-                    &not_charged(&self.config.terms.network, "upstream_error"),
+                    &not_charged(&self.terms.network, "upstream_error"),
                 ),
                 Reply::X402(version) => with_header(
                     response,
                     response_header(version),
-                    &not_charged(&self.config.terms.network, "upstream_error"),
+                    &not_charged(&self.terms.network, "upstream_error"),
                 ),
             };
         }
-        let Pending {
-            ids,
-            finish,
-            reply,
-            binding,
-            price,
-        } = pending;
         match finish {
-            Finish::Proof(proof) => self.serve(&ids, &proof, reply, None, response).await,
-            Finish::Settle { body } => {
-                let settling = Settling {
-                    ids,
-                    reply,
-                    binding,
-                    price,
-                };
-                self.settle_and_serve(settling, &body, response).await
+            Finish::Proof(proof) => {
+                self.serve(
+                    &paying,
+                    &paying.ids,
+                    &Paid::by_proof(&proof),
+                    None,
+                    response,
+                )
+                .await
             }
+            Finish::Settle { body } => self.settle_and_serve(paying, &body, response).await,
         }
     }
 
@@ -299,13 +347,23 @@ impl Paywall {
         now: i64,
     ) -> Gate {
         let binding = Binding::request(method, priced.url);
+        if !self.issues_proofs {
+            return Gate::Stop(
+                Refusal::refused(
+                    "invalid_proof",
+                    "this gateway's facilitator issues no proofs: pay with x402 or MPP",
+                )
+                .x402(&self.challenges(priced, now), headers, Reply::Proof),
+            );
+        }
         let proof = match self.check_proof(token, priced.price, binding, now) {
             Ok(proof) => proof,
             Err(refusal) => {
-                return Gate::Stop(
-                    Refusal::refused("invalid_proof", refusal.to_string())
-                        .x402(&self.challenges(priced, now), headers),
-                )
+                return Gate::Stop(Refusal::refused("invalid_proof", refusal.to_string()).x402(
+                    &self.challenges(priced, now),
+                    headers,
+                    Reply::Proof,
+                ))
             }
         };
         let ids = Identities {
@@ -313,14 +371,17 @@ impl Paywall {
             spent: vec![identity::proof(&proof.id)],
         };
         if let Err(refusal) = self.reserve(&ids, now).await {
-            return Gate::Stop(refusal.x402(&self.challenges(priced, now), headers));
+            return Gate::Stop(refusal.x402(&self.challenges(priced, now), headers, Reply::Proof));
         }
         Gate::Pass(Some(Pending {
-            ids,
             finish: Finish::Proof(Box::new(proof)),
-            reply: Reply::Proof,
-            binding,
-            price: priced.price,
+            paying: Paying {
+                ids,
+                reply: Reply::Proof,
+                binding,
+                sold: Sold::of(priced),
+                challenge_id: None,
+            },
         }))
     }
 
@@ -333,7 +394,7 @@ impl Paywall {
         now: i64,
     ) -> Result<Proof, ProofRefusal> {
         let expected = Expected {
-            terms: &self.config.terms,
+            terms: &self.terms,
             price,
             binding,
         };

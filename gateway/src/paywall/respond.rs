@@ -2,14 +2,15 @@
 //! that tell a client whether it was charged. Every such answer is built here.
 
 use axum::body::Body;
-use axum::http::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use paytab_protocol::amount::format_units;
 use serde_json::{json, Value};
 
-use crate::challenge::{self, MppChallenge, Priced};
+use super::Reply;
+use crate::challenge::{self, ChargeMode, MppChallenge, Priced};
 use crate::config::PayScheme;
 use crate::mpp::MppRefusal;
 
@@ -107,16 +108,6 @@ impl Refusal {
         }
     }
 
-    /// The answer without fresh challenges (after the upstream ran): JSON, or
-    /// problem details for an MPP credential.
-    pub fn plain(&self, mpp: bool) -> Response<Body> {
-        if mpp {
-            self.problem_details()
-        } else {
-            problem(self.status(), self.code(), &self.message())
-        }
-    }
-
     /// RFC 9457 problem details with the refusal's status, sentence and code.
     fn problem_details(&self) -> Response<Body> {
         let status = self.status();
@@ -135,12 +126,19 @@ impl Refusal {
         response
     }
 
-    /// The answer to an x402 payment (or a proof): a 402 carries fresh
-    /// challenges with the reason; every answer says it in JSON.
-    pub fn x402(&self, challenges: &Challenges, headers: &HeaderMap) -> Response<Body> {
+    /// The answer to an x402 payment (or a proof, `reply`): a 402 carries
+    /// fresh challenges with the reason (`PAYMENT-REQUIRED`, MPP), every
+    /// answer says it in JSON, and, unless the outcome is unknown, the
+    /// settlement header says `success: false`.
+    pub fn x402(
+        &self,
+        challenges: &Challenges,
+        headers: &HeaderMap,
+        reply: Reply,
+    ) -> Response<Body> {
         let status = self.status();
         let message = self.message();
-        if status == StatusCode::PAYMENT_REQUIRED {
+        let mut response = if status == StatusCode::PAYMENT_REQUIRED {
             let mut response = challenges.payment_required(headers, self.code());
             let mut body = challenge::v1_body(challenges.priced, self.code());
             body["message"] = json!(message);
@@ -150,17 +148,30 @@ impl Refusal {
             if !wants_html(headers) {
                 *response.body_mut() = Body::from(body.to_string());
             }
-            return response;
+            response
+        } else {
+            let mut body = json!({"error": self.code(), "message": message});
+            if let Some(extensions) = self.extensions() {
+                body["extensions"] = extensions.clone();
+            }
+            json_response(status, &body)
+        };
+        if *self != Self::OutcomeUnknown {
+            let name = match reply {
+                Reply::X402(version) => response_header(version),
+                Reply::Proof | Reply::Mpp => V2_RESPONSE_HEADER,
+            };
+            response = with_header(
+                response,
+                name,
+                &not_charged(&challenges.priced.terms.network, self.code()),
+            );
         }
-        let mut body = json!({"error": self.code(), "message": message});
-        if let Some(extensions) = self.extensions() {
-            body["extensions"] = extensions.clone();
-        }
-        json_response(status, &body)
+        response
     }
 
-    /// The answer to an MPP credential: problem details; a 402 carries a
-    /// fresh challenge.
+    /// The answer to an MPP credential: problem details with fresh
+    /// challenges, whatever the status.
     pub fn mpp(&self, challenges: &Challenges) -> Response<Body> {
         match self {
             Self::Refused { message, .. } => challenges.mpp_refusal(
@@ -169,7 +180,11 @@ impl Refusal {
             Self::AlreadyUsed(_) => {
                 challenges.mpp_refusal(&MppRefusal::InvalidChallenge(self.message()))
             }
-            other => other.problem_details(),
+            other => {
+                let mut response = other.problem_details();
+                challenges.append_mpp_challenges(&mut response);
+                response
+            }
         }
     }
 }
@@ -208,27 +223,45 @@ impl Challenges<'_> {
         if let Ok(value) = HeaderValue::from_str(&challenge::header_value(&required)) {
             response_headers.insert(V2_REQUIRED_HEADER, value);
         }
-        if priced.terms.schemes.contains(&PayScheme::Mpp) {
-            self.append_mpp_challenge(&mut response);
-        }
+        self.append_mpp_challenges(&mut response);
         response
     }
 
-    /// An MPP problem, with a fresh challenge unless the credential was malformed.
+    /// An MPP problem, with fresh challenges.
     pub fn mpp_refusal(&self, refusal: &MppRefusal) -> Response<Body> {
         let mut response = refusal.response();
-        if refusal.status() == StatusCode::PAYMENT_REQUIRED {
-            self.append_mpp_challenge(&mut response);
-        }
+        self.append_mpp_challenges(&mut response);
         response
     }
 
-    fn append_mpp_challenge(&self, response: &mut Response<Body>) {
-        let challenge =
-            MppChallenge::new(self.priced, self.realm, self.secret, self.now, self.mpp_ttl);
-        if let Ok(value) = HeaderValue::from_str(&challenge.header_value()) {
-            response.headers_mut().append(WWW_AUTHENTICATE, value);
+    /// `WWW-Authenticate: Payment` challenges, when the route takes MPP: one
+    /// whose fees the facilitator pays, and, when the facilitator settles
+    /// charges, one whose fees the client pays (push mode allowed).
+    fn append_mpp_challenges(&self, response: &mut Response<Body>) {
+        let terms = self.priced.terms;
+        if !terms.schemes.contains(&PayScheme::Mpp) {
+            return;
         }
+        let mut modes = vec![ChargeMode::FacilitatorPays];
+        if terms.settles_charges {
+            modes.push(ChargeMode::client_pays());
+        }
+        for mode in &modes {
+            let challenge = MppChallenge::new(
+                self.priced,
+                mode,
+                self.realm,
+                self.secret,
+                self.now,
+                self.mpp_ttl,
+            );
+            if let Ok(value) = HeaderValue::from_str(&challenge.header_value()) {
+                response.headers_mut().append(WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }
 

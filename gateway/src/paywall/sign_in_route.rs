@@ -55,7 +55,7 @@ impl Paywall {
     fn sign_in_terms(&self) -> SignInTerms<'_> {
         SignInTerms {
             origin: self.public_url.trim_end_matches('/'),
-            network: &self.config.terms.network,
+            network: &self.terms.network,
             secret: &self.secret,
         }
     }

@@ -8,12 +8,13 @@ use base64::Engine;
 use paytab_protocol::proof::Binding;
 use serde_json::{json, Value};
 
-use super::{problem, Finish, Gate, Identities, Paywall, Pending, Refusal, Reply};
+use super::{problem, Finish, Gate, Identities, Paying, Paywall, Pending, Refusal, Reply, Sold};
+use crate::challenge::ChargeMode;
 use crate::challenge::{self, Priced};
 use crate::config::PayScheme;
 use crate::facilitator::Verdict;
 use crate::identity;
-use crate::mpp::{self, MppRefusal};
+use crate::mpp::{self, ChargePayload, MppRefusal};
 
 /// Largest payment header accepted, bytes.
 const MAX_PAYMENT_HEADER: usize = 16 * 1024;
@@ -25,6 +26,7 @@ struct Checked<'a> {
     reply: Reply,
     binding: Binding,
     priced: &'a Priced<'a>,
+    challenge_id: Option<String>,
 }
 
 impl Paywall {
@@ -56,7 +58,7 @@ impl Paywall {
                     "invalid_payment_requirements",
                     "the payment does not match any option this route offers",
                 )
-                .x402(&challenges, headers),
+                .x402(&challenges, headers, Reply::X402(version)),
             );
         };
         let scheme = requirement["scheme"].as_str().unwrap_or_default();
@@ -79,10 +81,11 @@ impl Paywall {
             reply: Reply::X402(version),
             binding: Binding::request(method, priced.url),
             priced,
+            challenge_id: None,
         };
         match self.verify_reserved(checked, now).await {
             Ok(pending) => Gate::Pass(Some(pending)),
-            Err(refusal) => Gate::Stop(refusal.x402(&challenges, headers)),
+            Err(refusal) => Gate::Stop(refusal.x402(&challenges, headers, Reply::X402(version))),
         }
     }
 
@@ -104,25 +107,35 @@ impl Paywall {
                 "this route does not take MPP payments".into(),
             ));
         }
-        if let Err(refusal) =
-            mpp::check_challenge(&credential, priced, &self.public_url, &self.secret, now)
-        {
-            return refused(refusal);
+        let mode =
+            match mpp::check_challenge(&credential, priced, &self.public_url, &self.secret, now) {
+                Ok(mode) => mode,
+                Err(refusal) => return refused(refusal),
+            };
+        if mode != ChargeMode::FacilitatorPays && !self.terms.settles_charges {
+            return refused(MppRefusal::InvalidChallenge(
+                "this gateway no longer takes client-paid charges; answer a fresh challenge".into(),
+            ));
         }
-        let transaction = match identity::transaction(&credential.transaction) {
+        let payment = match &credential.payload {
+            ChargePayload::Transaction(transaction) => identity::transaction(transaction),
+            ChargePayload::Signature(signature) => Ok(identity::settlement(signature)),
+        };
+        let payment = match payment {
             Ok(id) => id,
             Err(reason) => return refused(MppRefusal::Malformed(reason)),
         };
         let checked = Checked {
             // Each MPP challenge is single-use: answered, it is used up.
             ids: Identities {
-                held: vec![transaction],
+                held: vec![payment],
                 spent: vec![identity::mpp_challenge(&credential.challenge.id)],
             },
-            body: mpp::facilitator_body(&credential, priced),
+            body: mpp::facilitator_body(&credential, &mode, priced, self.terms.settles_charges),
             reply: Reply::Mpp,
             binding: Binding::challenge(&credential.challenge.id),
             priced,
+            challenge_id: Some(credential.challenge.id.clone()),
         };
         match self.verify_reserved(checked, now).await {
             Ok(pending) => Gate::Pass(Some(pending)),
@@ -140,6 +153,7 @@ impl Paywall {
             reply,
             binding,
             priced,
+            challenge_id,
         } = checked;
         self.reserve(&ids, now).await?;
         let verdict = match self.facilitator.verify(&body).await {
@@ -197,11 +211,14 @@ impl Paywall {
             }
         };
         Ok(Pending {
-            ids,
             finish,
-            reply,
-            binding,
-            price: priced.price,
+            paying: Paying {
+                ids,
+                reply,
+                binding,
+                sold: Sold::of(priced),
+                challenge_id,
+            },
         })
     }
 }

@@ -8,6 +8,8 @@
 
 mod support;
 
+mod charges;
+mod ecosystem;
 mod limits;
 mod one_answer;
 mod paths;

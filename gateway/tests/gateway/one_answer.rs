@@ -24,7 +24,7 @@ use crate::support::{Used, World, PRICE, ROUTES, SHARED_PUBLIC_URL};
 const COPIES: usize = 200;
 
 /// Sends `COPIES` identical requests at once; the status of each.
-async fn send_copies(url: &str, header: (&str, &str)) -> HashMap<u16, usize> {
+pub(crate) async fn send_copies(url: &str, header: (&str, &str)) -> HashMap<u16, usize> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(COPIES)
         .build()
@@ -44,14 +44,14 @@ async fn send_copies(url: &str, header: (&str, &str)) -> HashMap<u16, usize> {
 }
 
 /// Exactly one copy was answered; every other was refused as in flight or used.
-fn assert_one_answer(statuses: &HashMap<u16, usize>) {
+pub(crate) fn assert_one_answer(statuses: &HashMap<u16, usize>) {
     assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
     let refused = statuses.get(&409).unwrap_or(&0) + statuses.get(&402).unwrap_or(&0);
     assert_eq!(refused, COPIES - 1, "{statuses:?}");
 }
 
 /// A funded wallet paying by `exact` transfers, and the provider's token account.
-async fn exact_payer(world: &World) -> Keypair {
+pub(crate) async fn exact_payer(world: &World) -> Keypair {
     let payer = Keypair::new();
     world.mint_usdc(&payer.pubkey(), 1_000_000).await;
     world.mint_usdc(&world.provider, 1).await;
@@ -59,7 +59,7 @@ async fn exact_payer(world: &World) -> Keypair {
 }
 
 /// A `PAYMENT-SIGNATURE` paying `url`'s `exact` offer from `payer`.
-async fn exact_header(world: &World, url: &str, payer: &Keypair) -> String {
+pub(crate) async fn exact_header(world: &World, url: &str, payer: &Keypair) -> String {
     let challenged = world.http.get(url).send().await.unwrap();
     let required = decode_header(&challenged, "payment-required");
     let offer = required["accepts"]
@@ -218,6 +218,10 @@ async fn a_lost_settlement_answer_says_resend_and_the_same_payment_recovers_one_
         .await
         .unwrap();
     assert_eq!(lost.status(), 502);
+    assert!(
+        !lost.headers().contains_key("payment-response"),
+        "an unknown outcome is not said to be a failure"
+    );
     let body: Value = lost.json().await.unwrap();
     assert_eq!(body["error"], "payment_outcome_unknown", "{body}");
     let message = body["message"].as_str().unwrap();
@@ -249,6 +253,11 @@ async fn a_lost_settlement_answer_says_resend_and_the_same_payment_recovers_one_
         .await
         .unwrap();
     assert_eq!(again.status(), 402, "and only once");
+    assert_eq!(decode_header(&again, "payment-response")["success"], false);
+    assert_eq!(
+        decode_header(&again, "payment-required")["error"],
+        "payment_already_used"
+    );
     assert_eq!(world.accepted().await, PRICE, "charged once");
     gateway.shutdown().await;
 }

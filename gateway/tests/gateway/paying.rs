@@ -36,7 +36,7 @@ pub(crate) fn decode_header(response: &reqwest::Response, name: &str) -> Value {
 }
 
 /// The quoted parameters of a `WWW-Authenticate: Payment` challenge.
-fn mpp_parameters(header: &str) -> MppChallenge {
+pub(crate) fn mpp_parameters(header: &str) -> MppChallenge {
     let rest = header.strip_prefix("Payment ").unwrap();
     let mut challenge = MppChallenge {
         id: String::new(),
@@ -406,7 +406,8 @@ async fn an_mpp_charge_pays_on_chain_once_and_gets_a_payment_receipt() {
 }
 
 #[tokio::test]
-async fn an_mpp_credential_for_a_forged_expired_or_unpaid_challenge_is_refused_with_its_problem() {
+async fn an_mpp_credential_malformed_forged_expired_or_unpaid_is_refused_with_its_problem_and_fresh_challenges(
+) {
     let world = World::start().await;
     let url = world.url("/v1/quotes/SOL");
     let payer = Keypair::new();
@@ -429,7 +430,7 @@ async fn an_mpp_credential_for_a_forged_expired_or_unpaid_challenge_is_refused_w
     let underpaid = underpaid.wire(&payer, blockhash).unwrap();
 
     for (authorization, status, problem) in [
-        ("Payment %%%".to_string(), 400, "malformed-credential"),
+        ("Payment %%%".to_string(), 402, "malformed-credential"),
         (
             mpp_authorization(&cheaper, &payer.pubkey(), &transaction),
             402,
@@ -454,6 +455,16 @@ async fn an_mpp_credential_for_a_forged_expired_or_unpaid_challenge_is_refused_w
             .await
             .unwrap();
         assert_eq!(response.status(), status, "{problem}");
+        let challenges = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .count();
+        assert_eq!(
+            challenges, 2,
+            "{problem}: a server-paid and a client-paid challenge"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             body["type"],
@@ -547,4 +558,37 @@ async fn a_sign_in_route_admits_the_signing_wallet_once_and_charges_nothing() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), 400);
+}
+
+#[tokio::test]
+async fn a_refused_x402_payment_gets_fresh_terms_with_the_reason_a_payment_response_saying_not_charged_and_mpp_challenges(
+) {
+    let world = World::start().await;
+    let url = world.url("/v1/quotes/SOL");
+    let unfunded = Keypair::new();
+    let payment = crate::one_answer::exact_header(&world, &url, &unfunded).await;
+    let refused = world
+        .http
+        .get(&url)
+        .header("payment-signature", &payment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 402);
+    let required = decode_header(&refused, "payment-required");
+    let settled = decode_header(&refused, "payment-response");
+    assert_eq!(settled["success"], false);
+    assert_eq!(settled["transaction"], "");
+    assert_eq!(required["error"], settled["errorReason"]);
+    assert!(!required["accepts"].as_array().unwrap().is_empty());
+    assert_eq!(
+        refused.headers().get_all("www-authenticate").iter().count(),
+        2,
+        "the route takes MPP: every 402 carries its challenges"
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was charged"));
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod settle_cutter;
+pub mod standard_facilitator;
 mod upstream;
 
 // The benchmark includes this module but sends no raw targets.
@@ -354,7 +355,7 @@ impl World {
     }
 }
 
-async fn wait(rpc: &RpcClient, signature: &solana_signature::Signature) {
+pub async fn wait(rpc: &RpcClient, signature: &solana_signature::Signature) {
     for _ in 0..500 {
         if rpc.confirm_transaction(signature).await.unwrap() {
             return;
