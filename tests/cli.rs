@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use paytab_cli::world::{World, QUOTE_PRICE};
+
+#[path = "cli_catalog.rs"]
+mod catalog;
 use serde_json::Value;
 use solana_signer::Signer;
 
@@ -124,7 +127,9 @@ async fn the_demo_runs_to_completion_and_its_balances_add_up() {
         String::from_utf8_lossy(&output.stderr)
     );
     for line in [
-        "[8/8] Final balances",
+        "[9/9] Final balances",
+        "published    quotes (4 endpoints, each answered as listed)",
+        "found        http://127.0.0.1:",
         "paid 0.01 USDC via escrow",
         "paid 0.01 USDC via exact",
         "paid 0.01 USDC via mpp",

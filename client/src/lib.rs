@@ -12,9 +12,11 @@
 //! Paying for HTTP: [`offers`] reads what a 402 asks, [`policy`] is the
 //! owner's spending policy, [`ledger`] the local record of payments and
 //! receipt counters, [`pay`] the paying client, [`wallet`] the Solana CLI's
-//! keypair and config files.
+//! keypair and config files; [`catalog`] searches the service catalog and
+//! publishes to it.
 
 pub mod accounts;
+pub mod catalog;
 pub mod exact;
 pub mod instructions;
 pub mod ledger;

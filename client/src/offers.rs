@@ -173,6 +173,7 @@ fn mpp_offer(parameters: &str) -> Result<Offer, String> {
             "intent" => params.intent = value,
             "request" => params.request = value,
             "expires" => params.expires = Some(value),
+            "opaque" => params.opaque = Some(value),
             _ => {}
         }
     }

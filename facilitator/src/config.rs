@@ -38,6 +38,7 @@ use serde::Deserialize;
 use solana_keypair::Keypair;
 
 use crate::access::{AccessFile, AccessSettings, AnonymousSettings};
+use crate::catalog::config::{CatalogFile, CatalogSettings};
 use crate::claimer::ClaimerConfig;
 use crate::exact::rules::{
     ExactLimits, DEFAULT_MAX_COMPUTE_UNIT_LIMIT, DEFAULT_MAX_COMPUTE_UNIT_PRICE_MICRO_LAMPORTS,
@@ -101,6 +102,9 @@ pub struct FileConfig {
     /// The background claimer.
     #[serde(default)]
     pub claims: ClaimsFile,
+    /// The service catalog.
+    #[serde(default)]
+    pub catalog: CatalogFile,
 }
 
 /// The `[fees]` table.
@@ -383,6 +387,7 @@ impl FileConfig {
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             registration_token: self.registration_token,
+            catalog: self.catalog.settings(),
             claimer: self.claims.enabled.then(|| ClaimerConfig {
                 interval: Duration::from_secs(self.claims.interval_secs.max(1)),
                 max_batch: self.claims.max_batch,
@@ -500,6 +505,8 @@ pub struct Settings {
     pub registration_token: Option<String>,
     /// The claimer, if it runs.
     pub claimer: Option<ClaimerConfig>,
+    /// The service catalog, if it runs.
+    pub catalog: Option<CatalogSettings>,
 }
 
 impl Settings {
@@ -531,6 +538,7 @@ impl Settings {
             request_timeout: Duration::from_secs(default_request_timeout()),
             registration_token: None,
             claimer: Some(ClaimerConfig::default()),
+            catalog: Some(CatalogSettings::default()),
         }
     }
 

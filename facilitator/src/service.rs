@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use paytab_protocol::server::{serve, ServeOptions};
 
 use crate::access::Access;
+use crate::catalog::{Catalog, ProbeRound};
 use crate::chain::ChainReader;
 use crate::claimer::{ClaimError, ClaimRound, Claimer};
 use crate::committer::{Committer, WriteHealth, DEFAULT_MAX_BATCH};
@@ -150,6 +151,10 @@ impl Facilitator {
             access: Access::new(&settings.access),
             min_amount: settings.min_amount,
             readiness: Readiness::new(rpc.clone(), store.clone(), writes),
+            catalog: settings
+                .catalog
+                .clone()
+                .map(|catalog| Arc::new(Catalog::new(store.clone(), catalog))),
         });
         if settings.access.clients.is_empty() && settings.access.anonymous.is_none() {
             tracing::warn!(
@@ -188,6 +193,9 @@ impl Facilitator {
             state.clone(),
             stopped.clone(),
         )));
+        if let Some(catalog) = &state.catalog {
+            tasks.push(tokio::spawn(catalog.clone().run(stopped.clone())));
+        }
         if settings.claimer.is_some() {
             tasks.push(tokio::spawn(claimer.clone().run(stopped)));
         }
@@ -207,6 +215,14 @@ impl Facilitator {
     /// it paid; works whether or not the background claimer runs.
     pub async fn claim_now(&self) -> Result<ClaimRound, ClaimError> {
         self.claimer.run_once().await
+    }
+
+    /// Probes every catalog listing now and records what it found.
+    pub async fn probe_catalog_now(&self) -> Option<Result<ProbeRound, StoreError>> {
+        match &self.state.catalog {
+            Some(catalog) => Some(catalog.probe_all().await),
+            None => None,
+        }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:4020`.

@@ -27,6 +27,8 @@ pub struct Priced<'a> {
     pub description: &'a str,
     /// MIME type of the response.
     pub mime_type: &'a str,
+    /// The route's x402 bazaar extension, if any.
+    pub bazaar: Option<&'a Value>,
 }
 
 fn scheme_name(scheme: PayScheme) -> Option<&'static str> {
@@ -78,7 +80,7 @@ fn requirement_v2(priced: &Priced, name: &str, scheme: PayScheme) -> Value {
 
 /// The x402 v2 `PaymentRequired` object.
 pub fn payment_required_v2(priced: &Priced, error: &str) -> Value {
-    json!({
+    let mut required = json!({
         "x402Version": 2,
         "error": error,
         "resource": {
@@ -87,7 +89,11 @@ pub fn payment_required_v2(priced: &Priced, error: &str) -> Value {
             "mimeType": priced.mime_type,
         },
         "accepts": requirements_v2(priced),
-    })
+    });
+    if let Some(bazaar) = priced.bazaar {
+        required["extensions"] = json!({"bazaar": bazaar});
+    }
+    required
 }
 
 /// The `PAYMENT-REQUIRED` header value: base64 of the JSON.
@@ -135,6 +141,10 @@ pub struct MppChallenge {
     pub request: String,
     /// RFC 3339 expiry.
     pub expires: String,
+    /// base64url of the JCS JSON `{"nonce": …}`: 16 random bytes, so that no
+    /// two challenges share an id even when issued in the same second for
+    /// the same terms (empty in a credential that echoes none).
+    pub opaque: String,
 }
 
 /// Who pays a charge's transaction fees, and so how its credential comes.
@@ -218,7 +228,7 @@ pub fn mpp_request_parameter(priced: &Priced, mode: &ChargeMode) -> String {
 
 impl MppChallenge {
     /// A challenge for `priced` in `mode`, expiring `ttl_secs` after `now`,
-    /// its id keyed by `secret`.
+    /// with a fresh random nonce, its id keyed by `secret`.
     pub fn new(
         priced: &Priced,
         mode: &ChargeMode,
@@ -227,14 +237,36 @@ impl MppChallenge {
         now: i64,
         ttl_secs: i64,
     ) -> Self {
-        let request = mpp_request_parameter(priced, mode);
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+        let opaque = opaque_of(&URL_SAFE_NO_PAD.encode(nonce));
+        Self::with_opaque(
+            priced,
+            mode,
+            realm,
+            secret,
+            now.saturating_add(ttl_secs),
+            opaque,
+        )
+    }
+
+    /// A challenge expiring at `expires_at` carrying `opaque` (vectors and tests).
+    pub fn with_opaque(
+        priced: &Priced,
+        mode: &ChargeMode,
+        realm: &str,
+        secret: &[u8],
+        expires_at: i64,
+        opaque: String,
+    ) -> Self {
         let mut challenge = Self {
             id: String::new(),
             realm: realm.to_string(),
             method: "solana".into(),
             intent: "charge".into(),
-            request,
-            expires: rfc3339(now.saturating_add(ttl_secs)),
+            request: mpp_request_parameter(priced, mode),
+            expires: rfc3339(expires_at),
+            opaque,
         };
         challenge.id = challenge.expected_id(secret);
         challenge
@@ -258,29 +290,37 @@ impl MppChallenge {
             .is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
     }
 
-    /// HMAC-SHA256 under `secret` over every parameter but the id.
+    /// HMAC-SHA256 under `secret` over every parameter but the id, as the
+    /// MPP core draft recommends: seven slots joined by `|` (realm, method,
+    /// intent, request, expires, digest, opaque; absent ones empty; this
+    /// gateway issues no digest).
     fn mac(&self, secret: &[u8]) -> Option<Hmac<Sha256>> {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-        for part in [
-            &self.realm,
+        let slots = [
+            self.realm.as_str(),
             &self.method,
             &self.intent,
             &self.request,
             &self.expires,
-        ] {
-            mac.update(part.as_bytes());
-            mac.update(b"\n");
-        }
+            "",
+            &self.opaque,
+        ];
+        mac.update(slots.join("|").as_bytes());
         Some(mac)
     }
 
     /// The `WWW-Authenticate` header value.
     pub fn header_value(&self) -> String {
         format!(
-            "Payment id=\"{}\", realm=\"{}\", method=\"{}\", intent=\"{}\", request=\"{}\", expires=\"{}\"",
-            self.id, self.realm, self.method, self.intent, self.request, self.expires
+            "Payment id=\"{}\", realm=\"{}\", method=\"{}\", intent=\"{}\", request=\"{}\", expires=\"{}\", opaque=\"{}\"",
+            self.id, self.realm, self.method, self.intent, self.request, self.expires, self.opaque
         )
     }
+}
+
+/// The `opaque` parameter carrying `nonce`: base64url of `{"nonce":"…"}`.
+pub fn opaque_of(nonce: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "nonce": nonce }).to_string())
 }
 
 impl From<&MppChallenge> for ChallengeParams {
@@ -293,6 +333,7 @@ impl From<&MppChallenge> for ChallengeParams {
             intent: challenge.intent.clone(),
             request: challenge.request.clone(),
             expires: Some(challenge.expires.clone()),
+            opaque: Some(challenge.opaque.clone()).filter(|opaque| !opaque.is_empty()),
         }
     }
 }
@@ -313,6 +354,7 @@ mod tests {
             price: 10_000,
             description: "A quote",
             mime_type: "application/json",
+            bazaar: None,
         }
     }
 
@@ -386,17 +428,48 @@ mod tests {
         let vector = crate::doc_vectors::vector("mpp-challenge-1");
         let terms = terms();
         let secret = b"paytab-vector-secret-0123456789abcdef";
-        let challenge = MppChallenge::new(
+        let challenge = MppChallenge::with_opaque(
             &priced(&terms),
             &ChargeMode::FacilitatorPays,
             "https://api.example.com",
             secret,
-            1_790_000_000,
-            300,
+            1_790_000_300,
+            opaque_of("AAECAwQFBgcICQoLDA0ODw"),
         );
         assert_eq!(challenge.request, vector["request"]);
         assert_eq!(challenge.expires, vector["expires"]);
+        assert_eq!(challenge.opaque, vector["opaque"]);
         assert_eq!(challenge.id, vector["id"]);
+    }
+
+    #[test]
+    fn two_challenges_for_the_same_terms_in_the_same_second_have_different_ids() {
+        let terms = terms();
+        let issue = || {
+            MppChallenge::new(
+                &priced(&terms),
+                &ChargeMode::FacilitatorPays,
+                "https://api.example.com",
+                b"secret",
+                1_790_000_000,
+                300,
+            )
+        };
+        let (first, second) = (issue(), issue());
+        assert_eq!(
+            (&first.request, &first.expires),
+            (&second.request, &second.expires)
+        );
+        assert_ne!(
+            first.id, second.id,
+            "one payer's credential must not use up another's challenge"
+        );
+        let mut swapped = first.clone();
+        swapped.opaque = second.opaque.clone();
+        assert!(
+            !swapped.is_authentic(b"secret"),
+            "the nonce is bound to the id"
+        );
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! facilitator proof ([`proof_check`]), MPP credentials ([`mpp`]), x402
 //! sign-in ([`sign_in`]), each payment's identity ([`identity`]) and the
 //! store that lets it be used once ([`reservations`]), and the whole
-//! before/after of a paid request ([`paywall`]).
+//! before/after of a paid request ([`paywall`]), and what discovery shows of
+//! it all without payment ([`discovery`]).
 //! [`layer`] puts the paywall in front of any tower service; [`server`] runs it
 //! in front of the reverse proxy ([`proxy`]).
 
 pub mod challenge;
 pub mod config;
+pub mod discovery;
 #[cfg(test)]
 mod doc_vectors;
 pub mod facilitator;

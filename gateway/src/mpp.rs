@@ -144,6 +144,11 @@ pub fn parse_credential(authorization: &str) -> Result<MppCredential, MppRefusal
         intent: field("intent")?,
         request: field("request")?,
         expires: field("expires")?,
+        opaque: match &challenge["opaque"] {
+            Value::Null => String::new(),
+            Value::String(opaque) => opaque.clone(),
+            _ => return Err(malformed("challenge.opaque must be a string")),
+        },
     };
     let source = match &credential["source"] {
         Value::Null => None,
@@ -309,6 +314,7 @@ mod tests {
             price,
             description: "A quote",
             mime_type: "application/json",
+            bazaar: None,
         }
     }
 

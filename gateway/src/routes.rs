@@ -6,6 +6,7 @@
 /// A parsed path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
+    source: String,
     segments: Vec<Segment>,
     rest: bool,
 }
@@ -56,7 +57,29 @@ impl PathPattern {
                 part => segments.push(Segment::Literal(part.to_string())),
             }
         }
-        Ok(Self { segments, rest })
+        Ok(Self {
+            source: pattern.to_string(),
+            segments,
+            rest,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The names of its `:name` segments, in order.
+    pub fn parameters(&self) -> Vec<&str> {
+        self.source
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix(':'))
+            .collect()
+    }
+
+    /// Whether it matches more than one path (`:name` or a final `*`).
+    pub fn is_template(&self) -> bool {
+        self.rest || self.segments.contains(&Segment::Any)
     }
 
     /// Whether the decoded path `segments` match.

@@ -1,6 +1,6 @@
 //! The gateway as a server: the paywall in front of the reverse proxy, plus
-//! `/healthz` (liveness), `/readyz` (the used-payments store can be written)
-//! and `/metrics`, started and stopped gracefully.
+//! `/healthz` (liveness), `/readyz` (the used-payments store can be written),
+//! `/metrics` and `/openapi.json` (discovery), started and stopped gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -180,7 +180,8 @@ pub fn router(paywall: Arc<Paywall>, upstream: Upstream, max_body: usize) -> Rou
     let paid = PaywallLayer::new(paywall.clone()).layer(upstream);
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(ready).with_state(paywall))
+        .route("/readyz", get(ready).with_state(paywall.clone()))
+        .route("/openapi.json", get(openapi).with_state(paywall))
         .route(
             "/metrics",
             get(|| async {
@@ -193,6 +194,19 @@ pub fn router(paywall: Arc<Paywall>, upstream: Upstream, max_body: usize) -> Rou
         )
         .fallback_service(paid)
         .layer(RequestBodyLimitLayer::new(max_body))
+}
+
+/// `GET /openapi.json`: the routes, prices and service, free to read.
+async fn openapi(State(paywall): State<Arc<Paywall>>) -> axum::response::Response {
+    let config = paywall.config();
+    let document = crate::discovery::openapi(
+        config.service.as_ref(),
+        &config.routes,
+        paywall.terms(),
+        paywall.public_url(),
+        &config.facilitator_url,
+    );
+    ([("cache-control", "max-age=300")], Json(document)).into_response()
 }
 
 /// Ready when the used-payments store takes a write: without it no payment

@@ -7,6 +7,7 @@
 //! - [`networks`]: Solana network names in x402 v1, v2 (CAIP-2) and MPP;
 //! - [`sign_in`]: the x402 sign-in-with-x answer for Solana;
 //! - [`mpp`]: the MPP `Authorization: Payment` credential;
+//! - [`manifest`]: the provider manifest a catalog lists, and its signed publication;
 //! - [`schemes`]: payment scheme names on the wire;
 //! - [`clock`]: unix seconds and RFC 3339;
 //! - [`amount`]: raw token units as decimal amounts;
@@ -18,6 +19,7 @@
 pub mod amount;
 pub mod clock;
 pub mod keys;
+pub mod manifest;
 pub mod mpp;
 pub mod networks;
 pub mod precomputed;

@@ -22,6 +22,9 @@ pub struct ChallengeParams {
     /// RFC 3339 expiry, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// Server correlation data, if given (returned unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opaque: Option<String>,
 }
 
 impl ChallengeParams {
@@ -48,6 +51,7 @@ mod tests {
             intent: "charge".into(),
             request: "e30".into(),
             expires: None,
+            opaque: None,
         };
         let header = params.authorization("payer", &json!({"type": "transaction"}));
         let token = header.strip_prefix("Payment ").unwrap();

@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// The CAIP-2 id payment offers name this RPC's chain by [default: its own, from the genesis hash], e.g. solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1 for a localnet served as devnet
     #[arg(long, global = true, env = "PAYTAB_NETWORK")]
     pub network: Option<String>,
+    /// The service catalog to search and publish to (a facilitator's URL)
+    #[arg(long, global = true, env = "PAYTAB_CATALOG", default_value = paytab_client::catalog::DEFAULT_CATALOG_URL)]
+    pub catalog: String,
     /// Print JSON for programs instead of text for people
     #[arg(long, global = true)]
     pub json: bool,
@@ -60,6 +63,8 @@ pub struct Context {
     pub home: PathBuf,
     /// The CAIP-2 id offers name the RPC's chain by, if not its own.
     pub network_label: Option<String>,
+    /// The service catalog's URL.
+    pub catalog_url: String,
     /// JSON output.
     pub json: bool,
 }
@@ -92,6 +97,7 @@ impl Context {
                 .map(parse_network_label)
                 .transpose()
                 .map_err(|error| CliError::new(format!("--network: {error}")))?,
+            catalog_url: args.catalog.clone(),
             json: args.json,
         })
     }

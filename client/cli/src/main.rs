@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use paytab_cli::commands::curl::CurlArgs;
 use paytab_cli::commands::escrow::{self, AllowTerms, Owner};
-use paytab_cli::commands::{demo, history, localnet, provider, wallet};
+use paytab_cli::commands::{catalog, demo, history, localnet, provider, wallet};
 use paytab_cli::context::{Context, GlobalArgs};
 use paytab_cli::error::CliError;
 use paytab_protocol::amount::parse_units;
@@ -18,7 +18,10 @@ const EXAMPLES: &str = "Examples:
   paytab wallet create && paytab faucet         a funded wallet on the localnet
   paytab escrow open --deposit 5                prepay 5 USDC
   paytab allow PROVIDER --cap 1 --delegate KEY  let PROVIDER be paid up to 1 USDC
+  paytab search weather --max-price 0.05        find a service in the catalog
+  paytab show quotes                            its endpoints, prices and health
   paytab curl https://api.example.com/v1/quote  pay when asked, within your policy
+  paytab curl quotes/v1/quotes/SOL              the same, by catalog name
   paytab history                                what was paid, with proofs
   paytab provider earnings --facilitator URL    a provider's claimed and owed amounts
                                                (PAYTAB_OPERATOR_TOKEN: the facilitator's operator token)";
@@ -152,6 +155,30 @@ enum Command {
         after_help = "Examples:\n  paytab curl http://127.0.0.1:8080/v1/quotes/SOL\n  paytab curl --dry-run https://api.example.com/v1/report\n  paytab curl -X POST -H 'Content-Type: application/json' -d '{\"q\":1}' URL\n  paytab curl --scheme exact -i URL"
     )]
     Curl(CurlArgs),
+    /// Search the service catalog by words, category and price
+    #[command(
+        after_help = "Examples:\n  paytab search quotes\n  paytab search 'weather forecast' --category maps --max-price 0.05\n  paytab --catalog https://facilitator.example.com search translation --json"
+    )]
+    Search {
+        /// Words describing what you need (none: everything, filtered)
+        #[arg(default_value = "")]
+        query: String,
+        /// Only this category (ai_ml, cloud, compute, data, devtools, finance, identity, maps, media, messaging, other, productivity, search, security, shopping, storage, translation)
+        #[arg(long)]
+        category: Option<String>,
+        /// Only services with an endpoint at most this price, in tokens
+        #[arg(long)]
+        max_price: Option<String>,
+        /// Most results
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Show a catalog service: endpoints, prices, usage notes, sandbox, listing health
+    #[command(after_help = "Example:\n  paytab show quotes")]
+    Show {
+        /// The service's catalog name
+        name: String,
+    },
     /// The local ledger of payments
     #[command(after_help = "Examples:\n  paytab history\n  paytab history --limit 5 --json")]
     History {
@@ -164,7 +191,7 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
-    /// The provider's side: claim what receipts owe, see earnings
+    /// The provider's side: list the service in the catalog, claim what receipts owe, see earnings
     Provider {
         #[command(subcommand)]
         action: ProviderAction,
@@ -176,6 +203,25 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ProviderAction {
+    /// Write the PAY.md manifest a running gateway describes (its /openapi.json)
+    #[command(
+        after_help = "Example:\n  paytab provider manifest http://127.0.0.1:4021 --output PAY.md"
+    )]
+    Manifest {
+        /// The gateway's URL
+        gateway: String,
+        /// Write it here instead of standard output
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Sign a PAY.md manifest with the wallet (its payee) and publish it to the catalog
+    #[command(
+        after_help = "Examples:\n  paytab provider publish PAY.md\n  paytab --catalog https://facilitator.example.com provider publish PAY.md"
+    )]
+    Publish {
+        /// The PAY.md file
+        file: std::path::PathBuf,
+    },
     /// Ask the facilitator to claim accepted receipts on chain now (in batches)
     #[command(
         after_help = "Example:\n  paytab provider claim --facilitator http://127.0.0.1:4020"
@@ -366,12 +412,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Curl(args) => paytab_cli::commands::curl::run(&context, &args).await,
+        Command::Search {
+            query,
+            category,
+            max_price,
+            limit,
+        } => catalog::search(&context, &query, category, max_price.as_deref(), limit).await,
+        Command::Show { name } => catalog::show(&context, &name).await,
         Command::History { limit } => history::history(&context, limit).await,
         Command::Policy { action } => match action {
             PolicyAction::Show => history::policy_show(&context),
             PolicyAction::Set { name, value } => history::policy_set(&context, &name, &value),
         },
         Command::Provider { action, provider } => match action {
+            ProviderAction::Manifest { gateway, output } => {
+                catalog::manifest(&context, &gateway, output.as_deref()).await
+            }
+            ProviderAction::Publish { file } => catalog::publish(&context, &file).await,
             ProviderAction::Claim {
                 facilitator,
                 operator_token,

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use paytab_facilitator::catalog::config::CatalogSettings;
 use paytab_facilitator::{Facilitator, Settings};
 use paytab_gateway::config::{FileConfig, GatewayConfig};
 use paytab_gateway::server::Gateway;
@@ -21,6 +22,8 @@ use solana_signer::Signer;
 pub const QUOTE_PRICE: u64 = 10_000;
 /// Price of the report: 2 USDC.
 pub const REPORT_PRICE: u64 = 2_000_000;
+/// The sample API's name in the catalog.
+pub const SAMPLE_SERVICE: &str = "quotes";
 
 /// Why the world did not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,13 @@ impl World {
         .with_client("gateway", &api_key);
         settings.access.operator_token = Some(operator_token.clone());
         settings.claimer = None;
+        // The catalog probes the sample API on this machine; rounds run on request.
+        settings.catalog = Some(CatalogSettings {
+            allow_private_probes: true,
+            probe_interval: None,
+            publishes_per_minute: 600,
+            ..CatalogSettings::default()
+        });
         let facilitator = Facilitator::start(settings)
             .await
             .map_err(|error| failed("facilitator")(error.to_string()))?;
@@ -198,11 +208,20 @@ url = "{facilitator}"
 fee_payer = "{fee_payer}"
 api_key_env = "PAYTAB_FACILITATOR_API_KEY"
 
+[service]
+name = "{SAMPLE_SERVICE}"
+title = "Sample crypto quotes"
+description = "Price quotes for crypto assets by symbol, and a quarterly market report, paid per call in test USDC on the paytab localnet."
+use_case = "Use to price a token before trading, or to read the quarterly report."
+category = "finance"
+usage = "Symbols are upper case, e.g. SOL, BTC, ETH. The report is large and priced accordingly."
+
 [[routes]]
 method = "GET"
 path = "/v1/quotes/:symbol"
 price = {QUOTE_PRICE}
 description = "A price quote"
+example_path = "/v1/quotes/SOL"
 
 [[routes]]
 method = "GET"

@@ -23,11 +23,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+mod catalog_routes;
 mod discovery_routes;
 mod operator;
 mod payments;
 
 use crate::access::{Access, Denied};
+use crate::catalog::Catalog;
 use crate::claimer::Claimer;
 use crate::escrow::{self, EscrowScheme};
 use crate::exact::charge;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub min_amount: u64,
     /// Whether the chain and the store can be used.
     pub readiness: Readiness,
+    /// The service catalog, if it runs.
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 /// The router with every route and layer.
@@ -76,6 +80,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) ->
         .route("/claims", post(claim_round))
         .route("/claims/{provider}", get(owed_to))
         .route("/metrics", get(metrics_text))
+        .route("/catalog/probe", post(catalog_routes::probe_now))
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_only));
     Router::new()
         .merge(payments)
@@ -86,6 +91,10 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, timeout: Duration) ->
             "/discovery/resources",
             get(list_resources).post(register_resource),
         )
+        .route("/discovery/search", get(catalog_routes::discovery_search))
+        .route("/catalog/publish", post(catalog_routes::publish))
+        .route("/catalog/search", get(catalog_routes::search))
+        .route("/catalog/services/{name}", get(catalog_routes::show))
         .route("/healthz", get(ready))
         .route("/readyz", get(ready))
         .route("/livez", get(|| async { Json(json!({"status": "ok"})) }))

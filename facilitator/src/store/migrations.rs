@@ -1,14 +1,42 @@
 //! The schema, as numbered migrations applied once each, in order, inside a
-//! transaction. The DDL is written in the subset SQLite and PostgreSQL share.
+//! transaction. The DDL is written in the subset SQLite and PostgreSQL share,
+//! except full-text search, which each engine does its own way (FTS5; a
+//! weighted `tsvector` with a GIN index).
 
 use sqlx::Row;
 
 use super::{Store, StoreError};
 
+/// A migration's DDL: statements both engines run, then each engine's own.
+struct Ddl {
+    shared: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+impl Ddl {
+    const fn shared(sql: &'static str) -> Self {
+        Self {
+            shared: sql,
+            sqlite: "",
+            postgres: "",
+        }
+    }
+}
+
 /// Every migration, oldest first. Never edit one that has shipped; add another.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "receipts, claims, transfers, resources", V1),
-    (2, "heartbeat", V2),
+const MIGRATIONS: &[(i64, &str, Ddl)] = &[
+    (1, "receipts, claims, transfers, resources", Ddl::shared(V1)),
+    (2, "heartbeat", Ddl::shared(V2)),
+    (
+        3,
+        "catalog listings",
+        Ddl {
+            shared: V3_LISTINGS,
+            sqlite: V3_SQLITE,
+            postgres: V3_POSTGRES,
+        },
+    ),
 ];
 
 const V1: &str = "
@@ -81,6 +109,48 @@ CREATE TABLE heartbeat (
 );
 ";
 
+/// Catalog listings; the columns search reads are copied out of the publication.
+const V3_LISTINGS: &str = "
+CREATE TABLE listings (
+    name TEXT PRIMARY KEY,
+    signer TEXT NOT NULL,
+    publication TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    use_case TEXT NOT NULL,
+    category TEXT NOT NULL,
+    endpoints_text TEXT NOT NULL,
+    network TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    lowest_price BIGINT,
+    probes TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    listed_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    probed_at BIGINT NOT NULL,
+    failures BIGINT NOT NULL
+);
+CREATE INDEX listings_by_category ON listings (category);
+";
+
+const V3_SQLITE: &str = "
+CREATE VIRTUAL TABLE listings_fts USING fts5(
+    name, title, description, use_case, category, endpoints_text,
+    tokenize = 'porter unicode61'
+);
+";
+
+const V3_POSTGRES: &str = "
+ALTER TABLE listings ADD COLUMN search tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english', name || ' ' || title), 'A')
+    || setweight(to_tsvector('english', description), 'B')
+    || setweight(to_tsvector('english', use_case || ' ' || category), 'C')
+    || setweight(to_tsvector('english', endpoints_text), 'D')
+) STORED;
+CREATE INDEX listings_search ON listings USING GIN (search);
+";
+
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paytab_migrations (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL
@@ -96,12 +166,19 @@ pub(super) async fn apply(store: &Store) -> Result<(), StoreError> {
             .into_iter()
             .map(|row| row.try_get("version"))
             .collect::<Result<_, _>>()?;
-        for (version, name, sql) in MIGRATIONS {
+        for (version, name, ddl) in MIGRATIONS {
             if applied.contains(version) {
                 continue;
             }
+            let own = match store {
+                Store::Sqlite(_) => ddl.sqlite,
+                Store::Postgres(_) => ddl.postgres,
+            };
             let mut tx = pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::raw_sql(ddl.shared).execute(&mut *tx).await?;
+            if !own.is_empty() {
+                sqlx::raw_sql(own).execute(&mut *tx).await?;
+            }
             sqlx::query("INSERT INTO paytab_migrations (version, name) VALUES ($1, $2)")
                 .bind(version)
                 .bind(name)

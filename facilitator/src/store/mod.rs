@@ -14,6 +14,7 @@ mod macros {
         };
     }
 }
+mod listings;
 mod migrations;
 mod records;
 mod resources;
@@ -29,6 +30,7 @@ use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Database, QueryBuilder, Row};
 
+pub use listings::{ListingQuery, ListingRecord, ListingStatus, ListingWrite};
 pub use records::{
     AcceptedReceipt, ClaimEntry, ClaimRecord, ClaimStatus, ResourceRecord, StoredReceipt,
     TransferRecord, TransferStatus, Unclaimed, Watermark,

@@ -1,7 +1,7 @@
 //! The facilitator's integration tests, one binary (each test binary links the
 //! whole Agave runtime): the HTTP surface, the `exact` and `escrow` schemes,
 //! the claimer, crash recovery, faults underneath, what unknown callers can
-//! cost, and the store.
+//! cost, the service catalog, and the store.
 
 // Test code fails loudly on anything unexpected.
 #![allow(clippy::unwrap_used)]
@@ -9,6 +9,8 @@
 mod support;
 
 mod api;
+mod catalog;
+mod catalog_search;
 mod claims;
 mod crash;
 mod escrow;

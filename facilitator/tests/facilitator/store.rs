@@ -11,8 +11,8 @@ use solana_pubkey::Pubkey;
 use sqlx::Connection;
 
 /// A fresh store of each available kind, with what keeps it alive.
-struct Fresh {
-    store: Store,
+pub struct Fresh {
+    pub store: Store,
     url: String,
     _dir: Option<tempfile::TempDir>,
 }
@@ -20,7 +20,7 @@ struct Fresh {
 impl Fresh {
     /// Closes the store and drops a PostgreSQL test database (best effort:
     /// a leftover test database harms nothing).
-    async fn finish(self) {
+    pub async fn finish(self) {
         self.store.close().await;
         let Some((base, name)) = self
             .url
@@ -41,7 +41,7 @@ impl Fresh {
     }
 }
 
-async fn fresh_stores() -> Vec<Fresh> {
+pub async fn fresh_stores() -> Vec<Fresh> {
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("store.db").display().to_string();
     let mut stores = vec![Fresh {

@@ -59,6 +59,38 @@ pub struct FileConfig {
     /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteFile>,
+    /// What the service is, for discovery (`GET /openapi.json`) and the catalog.
+    #[serde(default)]
+    pub service: Option<ServiceFile>,
+}
+
+/// `[service]`: how the API is listed and discovered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    /// Unique catalog name (lower-case letters, digits, -).
+    pub name: String,
+    /// A human title.
+    pub title: String,
+    /// What it does (64–255 characters: it feeds search).
+    pub description: String,
+    /// When to use it.
+    #[serde(default)]
+    pub use_case: Option<String>,
+    /// One of the catalog's 17 categories.
+    pub category: String,
+    /// The listing's version.
+    #[serde(default = "default_service_version")]
+    pub version: String,
+    /// A test deployment's URL.
+    #[serde(default)]
+    pub sandbox_url: Option<String>,
+    /// Documentation home page.
+    #[serde(default)]
+    pub docs_url: Option<String>,
+    /// Usage notes for people and agents (Markdown).
+    #[serde(default)]
+    pub usage: Option<String>,
 }
 
 /// `[upstream_auth]`: a header or query parameter whose value is read from
@@ -148,6 +180,10 @@ pub struct RouteFile {
     /// MIME type of the response.
     #[serde(default)]
     pub mime_type: Option<String>,
+    /// A concrete path of a route with parameters, e.g. `/v1/quotes/SOL`
+    /// (discovery shows it; a catalog probes it).
+    #[serde(default)]
+    pub example_path: Option<String>,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -182,6 +218,9 @@ fn default_schemes() -> Vec<PayScheme> {
 }
 fn default_timeout() -> u64 {
     60
+}
+fn default_service_version() -> String {
+    "1.0.0".into()
 }
 fn any_method() -> String {
     "*".into()

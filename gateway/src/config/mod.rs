@@ -32,7 +32,9 @@ use solana_pubkey::Pubkey;
 
 use crate::routes::{MethodFilter, PathPattern, PatternError};
 use crate::target::Target;
-pub use file::{FacilitatorFile, FileConfig, PayScheme, PaymentFile, RouteFile, UpstreamAuthFile};
+pub use file::{
+    FacilitatorFile, FileConfig, PayScheme, PaymentFile, RouteFile, ServiceFile, UpstreamAuthFile,
+};
 pub use terms::{PaymentConfig, PaymentTerms, TermsError, SPL_TOKEN, TOKEN_2022};
 
 /// What a matched route asks for.
@@ -62,6 +64,12 @@ pub struct Route {
     pub path: PathPattern,
     /// What it asks for.
     pub access: Access,
+    /// What it answers (for discovery).
+    pub description: String,
+    /// A concrete path it matches, for discovery and catalog probes.
+    pub example_path: Option<String>,
+    /// The x402 bazaar extension its 402s carry (priced routes).
+    pub bazaar: Option<serde_json::Value>,
 }
 
 /// Where the upstream credential goes.
@@ -135,6 +143,8 @@ pub struct GatewayConfig {
     pub payment: PaymentConfig,
     /// Routes, first match wins; unmatched requests are refused.
     pub routes: Vec<Route>,
+    /// How the service is listed and discovered, if configured.
+    pub service: Option<ServiceFile>,
 }
 
 /// A configuration that cannot be used.
@@ -242,6 +252,7 @@ impl GatewayConfig {
             facilitator_url: base_url("facilitator.url", &file.facilitator.url)?,
             payment,
             routes,
+            service: file.service.as_ref().map(check_service).transpose()?,
         })
     }
 
@@ -309,11 +320,66 @@ fn check_route(index: usize, route: &RouteFile) -> Result<Route, ConfigError> {
             ))
         }
     };
-    Ok(Route {
+    let path = PathPattern::parse(&route.path)?;
+    let example_path = match &route.example_path {
+        Some(example) => {
+            let target = example
+                .parse::<axum::http::Uri>()
+                .ok()
+                .and_then(|uri| Target::parse(&uri).ok())
+                .ok_or_else(|| invalid(field("example_path"), "must be a canonical path"))?;
+            if !path.matches(target.segments()) {
+                return Err(invalid(
+                    field("example_path"),
+                    format!("{example:?} is not a path {:?} matches", route.path),
+                ));
+            }
+            Some(example.clone())
+        }
+        None => None,
+    };
+    let mut checked = Route {
         method: MethodFilter::parse(&route.method),
-        path: PathPattern::parse(&route.path)?,
+        path,
         access,
-    })
+        description: route.description.clone(),
+        example_path,
+        bazaar: None,
+    };
+    checked.bazaar = crate::discovery::bazaar_extension(&checked);
+    Ok(checked)
+}
+
+fn check_service(service: &ServiceFile) -> Result<ServiceFile, ConfigError> {
+    if paytab_protocol::manifest::Category::parse(&service.category).is_none() {
+        let names: Vec<&str> = paytab_protocol::manifest::Category::ALL
+            .iter()
+            .map(|category| category.as_str())
+            .collect();
+        return Err(invalid(
+            "service.category",
+            format!("must be one of {}", names.join(", ")),
+        ));
+    }
+    let length = service.description.chars().count();
+    if !(64..=255).contains(&length) {
+        return Err(invalid(
+            "service.description",
+            format!("must be 64 to 255 characters (it feeds search), not {length}"),
+        ));
+    }
+    if service.name.len() < 2
+        || !service
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid(
+            "service.name",
+            "must be 2 or more lower-case letters, digits and -",
+        ));
+    }
+    Ok(service.clone())
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ pub(super) struct Sold {
     price: u64,
     description: String,
     mime_type: String,
+    bazaar: Option<Value>,
 }
 
 impl Sold {
@@ -130,6 +131,7 @@ impl Sold {
             price: priced.price,
             description: priced.description.to_string(),
             mime_type: priced.mime_type.to_string(),
+            bazaar: priced.bazaar.cloned(),
         }
     }
 
@@ -140,6 +142,7 @@ impl Sold {
             price: self.price,
             description: &self.description,
             mime_type: &self.mime_type,
+            bazaar: self.bazaar.as_ref(),
         }
     }
 }
@@ -205,7 +208,12 @@ impl Paywall {
         }
     }
 
-    /// The configuration.
+    /// The URL clients reach the gateway at.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The configuration it enforces.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
     }
@@ -263,6 +271,7 @@ impl Paywall {
             price,
             description,
             mime_type,
+            bazaar: route.bazaar.as_ref(),
         };
         let headers = &parts.headers;
         if let Some(token) = header(headers, PROOF_HEADER) {

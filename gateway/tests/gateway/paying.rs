@@ -45,6 +45,7 @@ pub(crate) fn mpp_parameters(header: &str) -> MppChallenge {
         intent: String::new(),
         request: String::new(),
         expires: String::new(),
+        opaque: String::new(),
     };
     for pair in rest.split(", ") {
         let (name, value) = pair.split_once('=').unwrap();
@@ -56,6 +57,7 @@ pub(crate) fn mpp_parameters(header: &str) -> MppChallenge {
             "intent" => challenge.intent = value,
             "request" => challenge.request = value,
             "expires" => challenge.expires = value,
+            "opaque" => challenge.opaque = value,
             other => panic!("unexpected parameter {other}"),
         }
     }

@@ -17,7 +17,7 @@ use crate::error::CliError;
 /// `paytab curl`'s flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CurlArgs {
-    /// The URL to request
+    /// The URL to request, or a catalog service and path (`quotes/v1/quotes/SOL`)
     #[arg(value_name = "URL")]
     pub target: String,
     /// HTTP method
@@ -51,7 +51,8 @@ pub struct CurlArgs {
 
 /// Runs `paytab curl`.
 pub async fn run(context: &Context, args: &CurlArgs) -> Result<(), CliError> {
-    let request = build_request(args)?;
+    let target = crate::commands::catalog::resolve_target(context, &args.target).await?;
+    let request = build_request(args, &target)?;
     let payer = context
         .payer(terminal_confirm())
         .await?
@@ -127,7 +128,7 @@ pub async fn run(context: &Context, args: &CurlArgs) -> Result<(), CliError> {
     write_response(context, args, &fetched)
 }
 
-fn build_request(args: &CurlArgs) -> Result<PaidRequest, CliError> {
+fn build_request(args: &CurlArgs, target: &str) -> Result<PaidRequest, CliError> {
     let mut method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| CliError::new(format!("`{}` is not an HTTP method", args.method)))?;
     let mut headers = Vec::new();
@@ -150,11 +151,11 @@ fn build_request(args: &CurlArgs) -> Result<PaidRequest, CliError> {
             })
         }
     };
-    reqwest::Url::parse(&args.target)
-        .map_err(|error| CliError::new(format!("`{}` is not a URL: {error}", args.target)))?;
+    reqwest::Url::parse(target)
+        .map_err(|error| CliError::new(format!("`{target}` is not a URL: {error}")))?;
     Ok(PaidRequest {
         method,
-        url: args.target.clone(),
+        url: target.to_string(),
         headers,
         body,
     })

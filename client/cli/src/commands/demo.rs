@@ -1,11 +1,13 @@
 //! `paytab demo`: the whole of paytab in one process — localnet, facilitator,
-//! gateway and a paid API — and a payer walked through escrow, allowance,
+//! gateway and a paid API — and a payer walked through finding the API in the
+//! catalog, escrow, allowance,
 //! paid calls by escrow receipt, `exact` transfer and MPP charge, a policy
 //! refusal, and the provider's claim.
 
 use std::sync::Arc;
 
 use paytab::instructions::GrantAllowanceArgs;
+use paytab_client::catalog::{manifest_from_gateway, CatalogClient, SearchRequest};
 use paytab_client::ledger::Ledger;
 use paytab_client::offers::OfferKind;
 use paytab_client::pay::{PaidRequest, PayError, Payer};
@@ -13,6 +15,8 @@ use paytab_client::policy::SpendingPolicy;
 use paytab_client::program::PaytabProgram;
 use paytab_client::EscrowAccounts;
 use paytab_protocol::amount::format_units;
+use paytab_protocol::clock::unix_now;
+use paytab_protocol::manifest::Publication;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
@@ -21,7 +25,7 @@ use crate::chain::{account_balance, token_balance};
 use crate::error::CliError;
 use crate::world::{confirm, World, QUOTE_PRICE, REPORT_PRICE};
 
-const STEPS: usize = 8;
+const STEPS: usize = 9;
 /// Raw units of test USDC the payer starts with (10 USDC).
 const START_USDC: u64 = 10_000_000;
 /// Deposited into the escrow (5 USDC).
@@ -76,6 +80,13 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
     let token_program = spl_token_interface::ID;
     step(
         2,
+        "The provider lists the API in the catalog (signed by its key, every endpoint probed); the payer finds it by search",
+    );
+    let service_url = list_and_find(world).await?;
+    let url = |path: &str| format!("{service_url}{path}");
+
+    step(
+        3,
         "A new payer wallet gets 1 SOL and 10 USDC from the localnet faucet",
     );
     let payer = Keypair::new();
@@ -91,7 +102,7 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
     println!("  payer        {}", payer.pubkey());
 
     step(
-        3,
+        4,
         "The payer opens an escrow, deposits 5 USDC and allows the provider up to 1 USDC",
     );
     let escrow = EscrowAccounts::new(payer.pubkey(), *mint, token_program);
@@ -151,37 +162,34 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
     };
 
     step(
-        4,
+        5,
         "Three paid calls by escrow receipt: no transaction per call, a proof per call",
     );
     let cheapest = paying(None).await?;
     for symbol in ["SOL", "BTC", "ETH"] {
-        paid_call(&cheapest, &world.url(&format!("/v1/quotes/{symbol}"))).await?;
+        paid_call(&cheapest, &url(&format!("/v1/quotes/{symbol}"))).await?;
     }
 
     step(
-        5,
+        6,
         "One call paid by an x402 `exact` transfer, one by an MPP charge",
     );
     paid_call(
         &paying(Some(OfferKind::Exact)).await?,
-        &world.url("/v1/quotes/SOL"),
+        &url("/v1/quotes/SOL"),
     )
     .await?;
     paid_call(
         &paying(Some(OfferKind::MppCharge)).await?,
-        &world.url("/v1/quotes/BTC"),
+        &url("/v1/quotes/BTC"),
     )
     .await?;
 
     step(
-        6,
+        7,
         "The spending policy refuses a call over its per-request maximum (1 USDC)",
     );
-    match cheapest
-        .fetch(&PaidRequest::get(world.url("/v1/report")))
-        .await
-    {
+    match cheapest.fetch(&PaidRequest::get(url("/v1/report"))).await {
         Err(PayError::Policy(reason)) => {
             println!("  GET /v1/report  refused, nothing paid: {reason}")
         }
@@ -195,7 +203,7 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
     }
 
     step(
-        7,
+        8,
         "The provider is paid: the facilitator claims the escrow receipts in one transaction",
     );
     let provider_before =
@@ -218,7 +226,7 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
         usdc(provider_after)
     );
 
-    step(8, "Final balances");
+    step(9, "Final balances");
     let wallet_balance = token_balance(&world.rpc, &payer.pubkey(), mint, &token_program).await;
     let vault = account_balance(&world.rpc, &escrow.vault()).await;
     println!(
@@ -248,6 +256,51 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
     }
     println!("\nDone. Every number above was read back from the chain.");
     Ok(())
+}
+
+/// The provider publishes the gateway's own description, signed; the payer
+/// searches the catalog and takes the service URL it finds.
+async fn list_and_find(world: &World) -> Result<String, CliError> {
+    let manifest = manifest_from_gateway(&world.gateway.url()).await?;
+    let provider = &world.provider;
+    let publication = Publication::sign(&manifest, unix_now(), |message| {
+        (provider.pubkey(), provider.sign_message(message).into())
+    });
+    let catalog = CatalogClient::new(&world.facilitator.url());
+    catalog.publish(&publication).await?;
+    println!(
+        "  published    {} ({} endpoints, each answered as listed) to {}",
+        manifest.name,
+        manifest.endpoints.len(),
+        catalog.url()
+    );
+    let query = "crypto price quote";
+    let found = catalog
+        .search(&SearchRequest {
+            text: query.into(),
+            ..SearchRequest::default()
+        })
+        .await?;
+    println!("  search       \"{query}\" → {} result(s)", found.len());
+    for result in &found {
+        println!(
+            "               {}: {} — from {} ({})",
+            result.name,
+            result.title,
+            result
+                .lowest_price
+                .as_deref()
+                .and_then(|price| price.parse().ok())
+                .map_or_else(|| "free".to_string(), usdc),
+            result.status
+        );
+    }
+    let service = found
+        .into_iter()
+        .find(|result| result.name == manifest.name)
+        .ok_or_else(|| CliError::new("the search did not find the published API"))?;
+    println!("  found        {}", service.service_url);
+    Ok(service.service_url)
 }
 
 async fn paid_call(payer: &Payer, url: &str) -> Result<(), CliError> {

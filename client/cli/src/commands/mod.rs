@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub mod catalog;
 pub mod curl;
 pub mod demo;
 pub mod escrow;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod provider;
+
 use std::time::Duration;
 
 use paytab::instructions::GrantAllowanceArgs;
