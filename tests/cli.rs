@@ -9,10 +9,13 @@ use std::process::Output;
 
 use paytab_cli::world::{World, QUOTE_PRICE};
 
-#[path = "cli_catalog.rs"]
-mod catalog;
 use serde_json::Value;
 use solana_signer::Signer;
+
+#[path = "cli_catalog.rs"]
+mod catalog;
+#[path = "cli_mcp.rs"]
+mod mcp;
 
 /// One user of the CLI: a home directory, a wallet file, an RPC URL.
 struct User {

@@ -256,6 +256,24 @@ impl Ledger {
         Ok(())
     }
 
+    /// Raw units paid to each host since `since` (unix seconds), by host.
+    pub async fn spent_by_host_since(&self, since: i64) -> Result<Vec<(String, u64)>, LedgerError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT host, COALESCE(SUM(amount), 0) FROM payments WHERE at >= ? GROUP BY host ORDER BY host",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.into_iter()
+            .map(|(host, total)| {
+                u64::try_from(total)
+                    .map(|total| (host, total))
+                    .map_err(|_| LedgerError::Corrupt("payments"))
+            })
+            .collect()
+    }
+
     /// Raw units paid to `host` since `since` (unix seconds).
     pub async fn spent_since(&self, host: &str, since: i64) -> Result<u64, LedgerError> {
         let total: i64 = sqlx::query_scalar(

@@ -4,19 +4,26 @@
 //! One client, requests one after another, through the gateway: (a) a free
 //! route; (b) the 402 probe of a paid route; (c) a paid call by escrow receipt
 //! as `paytab curl` makes it (probe, choose, policy, ledger, signed receipt,
-//! facilitator verify, upstream, facilitator settle with a durable commit).
-//! Prints p50/p99 of each and what (c) adds over (a).
+//! facilitator verify, upstream, facilitator settle with a durable commit);
+//! (d) the same paid call through `paytab mcp`'s `fetch` tool, over an
+//! in-process MCP session (the official Rust SDK on both ends). Prints p50/p99
+//! of each, what (c) adds over (a), and what the MCP layer adds over (c).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paytab::instructions::GrantAllowanceArgs;
+use paytab_cli::mcp::agent::{Agent, AgentParts, DEFAULT_MAX_BODY};
+use paytab_cli::mcp::PaytabMcp;
 use paytab_cli::world::{confirm, World};
+use paytab_client::catalog::CatalogClient;
 use paytab_client::ledger::Ledger;
 use paytab_client::pay::{PaidRequest, Payer};
 use paytab_client::policy::SpendingPolicy;
 use paytab_client::program::PaytabProgram;
 use paytab_client::EscrowAccounts;
+use rmcp::model::CallToolRequestParams;
+use rmcp::ServiceExt;
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
@@ -133,6 +140,48 @@ async fn run(requests: usize) {
         "added by paying: {:.2} ms at p50 (target <= 5 ms)",
         (paid_p50 - free_p50).as_secs_f64() * 1e3
     );
+
+    let agent = Agent::new(AgentParts {
+        payer: paying,
+        catalog: CatalogClient::new(&world.facilitator.url()),
+        program,
+        rpc: Arc::new(RpcClient::new_with_commitment(
+            world.localnet.rpc_url(),
+            CommitmentConfig::confirmed(),
+        )),
+        owner: payer.pubkey(),
+        mint: (world.localnet.info().usdc_mint, spl_token_interface::ID, 6),
+        max_body: DEFAULT_MAX_BODY,
+    });
+    let (server_side, client_side) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(server) = PaytabMcp::new(agent).serve(server_side).await {
+            let _ = server.waiting().await;
+        }
+    });
+    let client = ().serve(client_side).await.expect("an MCP session");
+    let arguments = serde_json::json!({"url": paid})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mcp_p50 = measure(
+        "(d) paid by escrow receipt, through the MCP fetch tool",
+        requests,
+        || {
+            let params = CallToolRequestParams::new("fetch").with_arguments(arguments.clone());
+            let client = &client;
+            async move {
+                let result = client.call_tool(params).await.expect("fetch tool");
+                assert_ne!(result.is_error, Some(true), "{result:?}");
+            }
+        },
+    )
+    .await;
+    println!(
+        "added by the MCP layer: {:.2} ms at p50 (its fetch also asks for a quote first)",
+        (mcp_p50 - paid_p50).as_secs_f64() * 1e3
+    );
+    let _ = client.cancel().await;
     world.shutdown().await;
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use paytab_cli::commands::curl::CurlArgs;
 use paytab_cli::commands::escrow::{self, AllowTerms, Owner};
-use paytab_cli::commands::{catalog, demo, history, localnet, provider, wallet};
+use paytab_cli::commands::{catalog, demo, history, localnet, mcp, provider, wallet};
 use paytab_cli::context::{Context, GlobalArgs};
 use paytab_cli::error::CliError;
 use paytab_protocol::amount::parse_units;
@@ -178,6 +178,21 @@ enum Command {
     Show {
         /// The service's catalog name
         name: String,
+    },
+    /// Serve agents over the Model Context Protocol (stdio): search, quote, pay within the policy
+    #[command(
+        after_help = "Add to an MCP client's configuration, e.g.:\n  {\"mcpServers\": {\"paytab\": {\"command\": \"paytab\", \"args\": [\"mcp\"]}}}\nWith a session key paying from the owner's escrow:\n  paytab --keypair ~/.paytab/session-keys/OWNER.json mcp --owner OWNER"
+    )]
+    Mcp {
+        /// The escrow's owner, when --keypair is that escrow's session key
+        #[arg(long)]
+        owner: Option<Pubkey>,
+        /// The escrow's mint [default: the network's USDC]
+        #[arg(long)]
+        mint: Option<Pubkey>,
+        /// Largest response body returned to the agent, bytes
+        #[arg(long, default_value_t = paytab_cli::mcp::agent::DEFAULT_MAX_BODY)]
+        max_body_bytes: usize,
     },
     /// The local ledger of payments
     #[command(after_help = "Examples:\n  paytab history\n  paytab history --limit 5 --json")]
@@ -419,6 +434,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             limit,
         } => catalog::search(&context, &query, category, max_price.as_deref(), limit).await,
         Command::Show { name } => catalog::show(&context, &name).await,
+        Command::Mcp {
+            owner,
+            mint,
+            max_body_bytes,
+        } => mcp::run(&context, owner, mint, max_body_bytes).await,
         Command::History { limit } => history::history(&context, limit).await,
         Command::Policy { action } => match action {
             PolicyAction::Show => history::policy_show(&context),

@@ -6,11 +6,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use paytab_client::catalog::{manifest_from_gateway, CatalogClient, CatalogError};
 use paytab_facilitator::catalog::config::CatalogSettings;
 use paytab_facilitator::{Facilitator, Settings};
 use paytab_gateway::config::{FileConfig, GatewayConfig};
 use paytab_gateway::server::Gateway;
 use paytab_localnet::{Localnet, LocalnetConfig};
+use paytab_protocol::clock::unix_now;
+use paytab_protocol::manifest::{Manifest, Publication};
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
@@ -149,6 +152,20 @@ impl World {
     /// `gateway URL + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway.url())
+    }
+
+    /// Lists the sample API in the facilitator's catalog: the manifest its
+    /// gateway describes, signed by the provider (probed before listing).
+    pub async fn publish_sample_api(&self) -> Result<Manifest, CatalogError> {
+        let manifest = manifest_from_gateway(&self.gateway.url()).await?;
+        let provider = &self.provider;
+        let publication = Publication::sign(&manifest, unix_now(), |message| {
+            (provider.pubkey(), provider.sign_message(message).into())
+        });
+        CatalogClient::new(&self.facilitator.url())
+            .publish(&publication)
+            .await?;
+        Ok(manifest)
     }
 
     /// Stops the gateway, the facilitator and the localnet.

@@ -267,6 +267,18 @@ impl Payer {
 
     /// Sends `request`, paying if the server asks and the policy allows.
     pub async fn fetch(&self, request: &PaidRequest) -> Result<Fetched, PayError> {
+        let confirm = self.confirm.clone();
+        self.fetch_confirming(request, &*confirm).await
+    }
+
+    /// [`Payer::fetch`], asking `confirm` (not the payer's own) when the
+    /// policy wants a payment confirmed: e.g. an answer already given by the
+    /// owner for exactly this question.
+    pub async fn fetch_confirming(
+        &self,
+        request: &PaidRequest,
+        confirm: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Fetched, PayError> {
         let first = self.send(request, None).await?;
         if first.status != StatusCode::PAYMENT_REQUIRED {
             return Ok(first);
@@ -280,7 +292,14 @@ impl Payer {
             }
         }
         let quote = self.choose(&required).await?;
-        self.check_policy(request, &quote).await?;
+        match self.judge(request, &quote).await? {
+            Verdict::Pay => {}
+            Verdict::Confirm(question) if confirm(&question) => {}
+            Verdict::Confirm(question) => {
+                return Err(PayError::Policy(format!("not confirmed: {question}")))
+            }
+            Verdict::Refuse(reason) => return Err(PayError::Policy(reason)),
+        }
         let mut fetched = self.pay(request, &quote).await?;
         fetched.asked = Some(required);
         Ok(fetched)
@@ -400,7 +419,9 @@ impl Payer {
         Ok(facts)
     }
 
-    async fn check_policy(&self, request: &PaidRequest, quote: &Quote) -> Result<(), PayError> {
+    /// What the spending policy says of paying `quote` for `request` now
+    /// (today's spending at its host read from the ledger).
+    pub async fn judge(&self, request: &PaidRequest, quote: &Quote) -> Result<Verdict, PayError> {
         let host = host_of(&request.url);
         let now = unix_now();
         let spent_today = self
@@ -411,21 +432,18 @@ impl Payer {
             OfferKind::MppCharge => self.network.as_str(),
             _ => quote.offer.network.as_str(),
         };
-        let verdict = self.policy.judge(&Spend {
+        Ok(self.policy.judge(&Spend {
             host: &host,
             network,
             amount: quote.offer.amount,
             decimals: quote.decimals,
             spent_today,
-        })?;
-        match verdict {
-            Verdict::Pay => Ok(()),
-            Verdict::Confirm(question) if (self.confirm)(&question) => Ok(()),
-            Verdict::Confirm(question) => {
-                Err(PayError::Policy(format!("not confirmed: {question}")))
-            }
-            Verdict::Refuse(reason) => Err(PayError::Policy(reason)),
-        }
+        })?)
+    }
+
+    /// The spending policy it pays under.
+    pub fn policy(&self) -> &SpendingPolicy {
+        &self.policy
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use paytab::instructions::GrantAllowanceArgs;
-use paytab_client::catalog::{manifest_from_gateway, CatalogClient, SearchRequest};
+use paytab_client::catalog::{CatalogClient, SearchRequest};
 use paytab_client::ledger::Ledger;
 use paytab_client::offers::OfferKind;
 use paytab_client::pay::{PaidRequest, PayError, Payer};
@@ -15,8 +15,6 @@ use paytab_client::policy::SpendingPolicy;
 use paytab_client::program::PaytabProgram;
 use paytab_client::EscrowAccounts;
 use paytab_protocol::amount::format_units;
-use paytab_protocol::clock::unix_now;
-use paytab_protocol::manifest::Publication;
 use solana_keypair::Keypair;
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
@@ -261,13 +259,8 @@ async fn walk(world: &World, mint: &Pubkey) -> Result<(), CliError> {
 /// The provider publishes the gateway's own description, signed; the payer
 /// searches the catalog and takes the service URL it finds.
 async fn list_and_find(world: &World) -> Result<String, CliError> {
-    let manifest = manifest_from_gateway(&world.gateway.url()).await?;
-    let provider = &world.provider;
-    let publication = Publication::sign(&manifest, unix_now(), |message| {
-        (provider.pubkey(), provider.sign_message(message).into())
-    });
+    let manifest = world.publish_sample_api().await?;
     let catalog = CatalogClient::new(&world.facilitator.url());
-    catalog.publish(&publication).await?;
     println!(
         "  published    {} ({} endpoints, each answered as listed) to {}",
         manifest.name,

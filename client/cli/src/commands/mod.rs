@@ -6,5 +6,6 @@ pub mod demo;
 pub mod escrow;
 pub mod history;
 pub mod localnet;
+pub mod mcp;
 pub mod provider;
 pub mod wallet;
