@@ -16,6 +16,8 @@ use solana_signer::Signer;
 mod catalog;
 #[path = "cli_mcp.rs"]
 mod mcp;
+#[path = "cli_mcp_upstream.rs"]
+mod mcp_upstream;
 
 /// One user of the CLI: a home directory, a wallet file, an RPC URL.
 struct User {

@@ -23,7 +23,7 @@ use super::User;
 /// The person at the MCP client: answers confirmations (`None`: the client
 /// cannot ask, no elicitation) and remembers what it was asked.
 #[derive(Clone, Default)]
-struct Person {
+pub(crate) struct Person {
     answer: Option<bool>,
     asked: Arc<Mutex<Vec<String>>>,
 }
@@ -52,10 +52,20 @@ impl ClientHandler for Person {
     }
 }
 
-type Client = RunningService<RoleClient, Person>;
+pub(crate) type Client = RunningService<RoleClient, Person>;
 
 /// `paytab mcp` for `user`'s wallet, ledger and policy, connected to `person`.
 async fn connect(world: &World, user: &User, person: Person) -> Client {
+    connect_server(world, user, person, |server| server).await
+}
+
+/// The same, with the server adjusted by `adjust` (e.g. given an upstream).
+pub(crate) async fn connect_server(
+    world: &World,
+    user: &User,
+    person: Person,
+    adjust: impl FnOnce(PaytabMcp) -> PaytabMcp,
+) -> Client {
     let context = Context::resolve(&GlobalArgs {
         url: Some(user.rpc_url.clone()),
         keypair: Some(user.keypair()),
@@ -66,22 +76,24 @@ async fn connect(world: &World, user: &User, person: Person) -> Client {
     .unwrap();
     let agent = agent(&context, None, None, 1024).await.unwrap();
     let (server_side, client_side) = tokio::io::duplex(1 << 16);
+    let server = adjust(PaytabMcp::new(agent));
     tokio::spawn(async move {
-        if let Ok(server) = PaytabMcp::new(agent).serve(server_side).await {
+        if let Ok(server) = server.serve(server_side).await {
             let _ = server.waiting().await;
         }
     });
     person.serve(client_side).await.unwrap()
 }
 
-async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
+/// Calls `tool` with `arguments`.
+pub(crate) async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_string())
         .with_arguments(arguments.as_object().cloned().unwrap_or_default());
     client.call_tool(params).await.unwrap()
 }
 
 /// A successful call's structured answer.
-async fn ok(client: &Client, tool: &str, arguments: Value) -> Value {
+pub(crate) async fn ok(client: &Client, tool: &str, arguments: Value) -> Value {
     let result = call(client, tool, arguments.clone()).await;
     assert_ne!(
         result.is_error,
@@ -92,7 +104,7 @@ async fn ok(client: &Client, tool: &str, arguments: Value) -> Value {
 }
 
 /// A refused call's message.
-async fn refused(client: &Client, tool: &str, arguments: Value) -> String {
+pub(crate) async fn refused(client: &Client, tool: &str, arguments: Value) -> String {
     let result = call(client, tool, arguments.clone()).await;
     assert_eq!(
         result.is_error,

@@ -193,6 +193,9 @@ enum Command {
         /// Largest response body returned to the agent, bytes
         #[arg(long, default_value_t = paytab_cli::mcp::agent::DEFAULT_MAX_BODY)]
         max_body_bytes: usize,
+        /// A remote MCP server (streamable HTTP) whose tools are offered too, paid for when they ask (x402 or MPP)
+        #[arg(long)]
+        upstream: Option<String>,
     },
     /// The local ledger of payments
     #[command(after_help = "Examples:\n  paytab history\n  paytab history --limit 5 --json")]
@@ -438,7 +441,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             owner,
             mint,
             max_body_bytes,
-        } => mcp::run(&context, owner, mint, max_body_bytes).await,
+            upstream,
+        } => {
+            let options = mcp::McpOptions {
+                owner,
+                mint,
+                max_body: max_body_bytes,
+                upstream,
+            };
+            mcp::run(&context, options).await
+        }
         Command::History { limit } => history::history(&context, limit).await,
         Command::Policy { action } => match action {
             PolicyAction::Show => history::policy_show(&context),

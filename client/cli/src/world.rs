@@ -60,6 +60,8 @@ pub struct World {
     pub upstream: SocketAddr,
     /// The facilitator operator's token (claims, metrics).
     pub operator_token: String,
+    /// The API key the facilitator knows the gateway by (other resource servers may use it).
+    pub facilitator_api_key: String,
     _dir: tempfile::TempDir,
 }
 
@@ -145,6 +147,7 @@ impl World {
             provider,
             upstream,
             operator_token,
+            facilitator_api_key: api_key,
             _dir: dir,
         })
     }

@@ -17,6 +17,7 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
 
 mod payment;
+mod tool_payment;
 
 use crate::exact::ExactBuildError;
 use crate::instructions::EscrowAccounts;

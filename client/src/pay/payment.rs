@@ -185,7 +185,7 @@ impl Payer {
         }
     }
 
-    async fn exact_wire(&self, quote: &Quote) -> Result<String, PayError> {
+    pub(super) async fn exact_wire(&self, quote: &Quote) -> Result<String, PayError> {
         let payment = ExactPayment {
             fee_payer: quote.offer.fee_payer.unwrap_or_default(),
             mint: quote.offer.asset,

@@ -11,6 +11,7 @@ use crate::chain::mint_info;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::mcp::agent::{Agent, AgentParts};
+use crate::mcp::upstream::Upstream;
 
 /// Builds the agent `paytab mcp` serves: the wallet (or a session key paying
 /// from `owner`'s escrow), the ledger and the policy; its own payments are
@@ -46,13 +47,27 @@ pub async fn agent(
     }))
 }
 
+/// What `paytab mcp` runs with besides the context.
+#[derive(Debug, Clone, Default)]
+pub struct McpOptions {
+    /// The escrow's owner, when the wallet is its session key.
+    pub owner: Option<Pubkey>,
+    /// The escrow's mint.
+    pub mint: Option<Pubkey>,
+    /// Largest response body returned.
+    pub max_body: usize,
+    /// A remote MCP server whose tools are offered too.
+    pub upstream: Option<String>,
+}
+
 /// Runs `paytab mcp` until the client disconnects.
-pub async fn run(
-    context: &Context,
-    owner: Option<Pubkey>,
-    mint: Option<Pubkey>,
-    max_body: usize,
-) -> Result<(), CliError> {
-    let agent = agent(context, owner, mint, max_body).await?;
-    crate::mcp::serve_stdio(agent).await.map_err(CliError::new)
+pub async fn run(context: &Context, options: McpOptions) -> Result<(), CliError> {
+    let agent = agent(context, options.owner, options.mint, options.max_body).await?;
+    let upstream = match &options.upstream {
+        Some(url) => Some(Upstream::connect(url).await.map_err(CliError::new)?),
+        None => None,
+    };
+    crate::mcp::serve_stdio(agent, upstream)
+        .await
+        .map_err(CliError::new)
 }

@@ -60,6 +60,41 @@ pub enum Approval {
     Unavailable,
 }
 
+/// What may be paid after the policy (and perhaps the person) had its say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The policy allows it.
+    Pay,
+    /// The person approved exactly this question.
+    Approved(String),
+}
+
+/// Turns the policy's verdict into a decision, asking the person (`ask`)
+/// when the policy wants a confirmation; every other outcome is a refusal
+/// saying that nothing was paid.
+pub async fn decide<F, Fut>(verdict: Verdict, ask: F) -> Result<Decision, ToolError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Approval>,
+{
+    match verdict {
+        Verdict::Pay => Ok(Decision::Pay),
+        Verdict::Refuse(reason) => Err(ToolError(format!(
+            "refused by the spending policy, nothing paid: {reason}"
+        ))),
+        Verdict::Confirm(question) => match ask(question.clone()).await {
+            Approval::Approved => Ok(Decision::Approved(question)),
+            Approval::Declined(why) => Err(ToolError(format!(
+                "the owner declined the payment, nothing paid ({why}): {question}"
+            ))),
+            Approval::Unavailable => Err(ToolError(format!(
+                "this payment needs the owner's confirmation ({question}), and this MCP client \
+                 cannot ask a person (it does not support elicitation): nothing paid"
+            ))),
+        },
+    }
+}
+
 /// The wallet's side of the tools.
 pub struct Agent {
     payer: Payer,
@@ -114,6 +149,11 @@ impl Agent {
             decimals,
             max_body,
         }
+    }
+
+    /// The payer (wallet, ledger, policy).
+    pub fn payer(&self) -> &Payer {
+        &self.payer
     }
 
     fn tokens(&self, raw: u64) -> String {
@@ -267,30 +307,13 @@ impl Agent {
             };
             return Ok(self.answer(&fetched));
         };
-        let fetched = match self.payer.judge(&request, &quote).await? {
-            Verdict::Pay => self.payer.fetch(&request).await?,
-            Verdict::Refuse(reason) => {
-                return Err(ToolError(format!(
-                    "refused by the spending policy, nothing paid: {reason}"
-                )))
+        let verdict = self.payer.judge(&request, &quote).await?;
+        let fetched = match decide(verdict, ask).await? {
+            Decision::Pay => self.payer.fetch(&request).await?,
+            Decision::Approved(question) => {
+                let approved = move |asked: &str| asked == question;
+                self.payer.fetch_confirming(&request, &approved).await?
             }
-            Verdict::Confirm(question) => match ask(question.clone()).await {
-                Approval::Approved => {
-                    let approved = move |asked: &str| asked == question;
-                    self.payer.fetch_confirming(&request, &approved).await?
-                }
-                Approval::Declined(why) => {
-                    return Err(ToolError(format!(
-                        "the owner declined the payment, nothing paid ({why}): {question}"
-                    )))
-                }
-                Approval::Unavailable => {
-                    return Err(ToolError(format!(
-                        "this payment needs the owner's confirmation ({question}), and this MCP \
-                         client cannot ask a person (it does not support elicitation): nothing paid"
-                    )))
-                }
-            },
         };
         Ok(self.answer(&fetched))
     }
