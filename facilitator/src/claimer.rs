@@ -89,6 +89,8 @@ pub struct ClaimRound {
     pub without_token_account: usize,
     /// Groups left for later because they owe less than the minimum claim.
     pub below_minimum: usize,
+    /// Nothing was done: another facilitator on this database leads claim rounds.
+    pub led_elsewhere: bool,
 }
 
 /// A claim round could not finish.
@@ -154,9 +156,25 @@ impl Claimer {
         }
     }
 
-    /// One round: resolve claims whose outcome is unknown, then claim what is owed.
+    /// One round: resolve claims whose outcome is unknown, then claim what is
+    /// owed; nothing (`led_elsewhere`) while another facilitator on the same
+    /// database runs rounds.
     pub async fn run_once(&self) -> Result<ClaimRound, ClaimError> {
         let _only_round = self.round.lock().await;
+        // Rounds never overlap across facilitators sharing a database either.
+        let Some(lead) = self.store.lead_claims().await? else {
+            return Ok(ClaimRound {
+                led_elsewhere: true,
+                ..ClaimRound::default()
+            });
+        };
+        let round = self.lead_round().await;
+        lead.release().await;
+        round
+    }
+
+    /// One round, run while holding the lead.
+    async fn lead_round(&self) -> Result<ClaimRound, ClaimError> {
         let mut round = ClaimRound::default();
         let in_flight = self.resolve_pending(&mut round).await?;
         let unclaimed: Vec<Unclaimed> = self

@@ -24,6 +24,7 @@ pub(super) async fn claim_round(State(state): State<Arc<AppState>>) -> Response 
                 "paid": round.paid.to_string(),
                 "withoutTokenAccount": round.without_token_account,
                 "belowMinimum": round.below_minimum,
+                "ledElsewhere": round.led_elsewhere,
             }))
             .into_response()
         }

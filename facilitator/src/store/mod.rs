@@ -14,6 +14,7 @@ mod macros {
         };
     }
 }
+mod leadership;
 mod listings;
 mod migrations;
 mod records;
@@ -30,6 +31,7 @@ use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Database, QueryBuilder, Row};
 
+pub use leadership::{ClaimLead, CLAIMS_LOCK};
 pub use listings::{ListingQuery, ListingRecord, ListingStatus, ListingWrite};
 pub use records::{
     AcceptedReceipt, ClaimEntry, ClaimRecord, ClaimStatus, ResourceRecord, StoredReceipt,

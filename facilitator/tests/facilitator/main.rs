@@ -16,5 +16,6 @@ mod crash;
 mod escrow;
 mod exact;
 mod faults;
+mod leadership;
 mod operator_costs;
 mod store;

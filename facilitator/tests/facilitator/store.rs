@@ -67,7 +67,7 @@ pub async fn fresh_stores() -> Vec<Fresh> {
 }
 
 /// A new, empty database on the server at `base`, for one test.
-async fn fresh_postgres_database(base: &str) -> String {
+pub async fn fresh_postgres_database(base: &str) -> String {
     let name = format!("paytab_test_{:016x}", rand::random::<u64>());
     let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
     sqlx::raw_sql(&format!("CREATE DATABASE {name}"))

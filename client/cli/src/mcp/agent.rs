@@ -364,7 +364,12 @@ impl Agent {
         let wallet_ata = spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
             &self.owner, &self.mint, &self.token_program,
         );
-        let sol = self.rpc.get_balance(&self.owner).await.unwrap_or(0);
+        let sol = self
+            .rpc
+            .get_balance(&self.owner)
+            .await
+            .map_err(|error| ToolError(format!("cannot read the wallet's balance: {error}")))?;
+        // A wallet without a token account holds no tokens.
         let tokens = self
             .rpc
             .get_token_account_balance(&wallet_ata)
