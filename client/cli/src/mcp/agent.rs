@@ -60,6 +60,14 @@ pub enum Approval {
     Unavailable,
 }
 
+/// Whether an unpaid answer asked only to sign in (x402 sign-in-with-x).
+fn asks_sign_in(fetched: &Fetched) -> bool {
+    fetched
+        .asked
+        .as_ref()
+        .is_some_and(|asked| asked.sign_in.is_some())
+}
+
 /// What may be paid after the policy (and perhaps the person) had its say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -269,10 +277,7 @@ impl Agent {
         let request = self.paid_request(request).await?;
         let (fetched, quote) = self.payer.quote(&request).await?;
         let Some(quote) = quote else {
-            let signs_in = fetched
-                .asked
-                .as_ref()
-                .is_some_and(|asked| asked.sign_in.is_some());
+            let signs_in = asks_sign_in(&fetched);
             return Ok(json!({
                 "free": true,
                 "signIn": signs_in,
@@ -296,10 +301,7 @@ impl Agent {
         let request = self.paid_request(request).await?;
         let (fetched, quote) = self.payer.quote(&request).await?;
         let Some(quote) = quote else {
-            let signs_in = fetched
-                .asked
-                .as_ref()
-                .is_some_and(|asked| asked.sign_in.is_some());
+            let signs_in = asks_sign_in(&fetched);
             let fetched = if signs_in {
                 self.payer.fetch(&request).await?
             } else {
