@@ -21,10 +21,9 @@ use spl_associated_token_account_interface::address::get_associated_token_addres
 use super::rules::{
     account_key, check_amount, check_fee_payer, check_fee_payer_in_no_accounts,
     check_fee_payer_moves_no_funds, check_memo, check_mint, check_recipient, check_signers,
-    check_transfer_authority_signature, compute_budget_argument, parse_transfer_checked,
-    program_id, reject_address_lookup_tables, undecodable, ExactLimits, ExactRuleError,
-    ExactTransfer, TransferChecked, MEMO_PROGRAM_ID, SET_COMPUTE_UNIT_LIMIT_TAG,
-    SET_COMPUTE_UNIT_PRICE_TAG,
+    check_transfer_authority_signature, checked_message, compute_budget_argument,
+    parse_transfer_checked, program_id, ExactLimits, ExactRuleError, ExactTransfer,
+    TransferChecked, MEMO_PROGRAM_ID, SET_COMPUTE_UNIT_LIMIT_TAG, SET_COMPUTE_UNIT_PRICE_TAG,
 };
 
 /// The facilitator-side scheme name of an MPP Solana charge (a paytab extension).
@@ -74,11 +73,7 @@ pub fn check_charge_transaction(
     requirement: &ChargeRequirement,
     limits: &ExactLimits,
 ) -> Result<ExactTransfer, ExactRuleError> {
-    let message = &tx.message;
-    reject_address_lookup_tables(message)?;
-    message
-        .sanitize()
-        .map_err(|error| undecodable(format!("malformed message: {error}")))?;
+    let message = checked_message(tx)?;
     let keys = message.static_account_keys();
     let instructions = message.instructions();
     let mut seen = [false; 5];

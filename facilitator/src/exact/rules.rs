@@ -294,11 +294,7 @@ pub fn check_transaction(
     requirement: &ExactRequirement,
     limits: &ExactLimits,
 ) -> Result<ExactTransfer, ExactRuleError> {
-    let message = &tx.message;
-    reject_address_lookup_tables(message)?;
-    message
-        .sanitize()
-        .map_err(|error| undecodable(format!("malformed message: {error}")))?;
+    let message = checked_message(tx)?;
     let keys = message.static_account_keys();
     let instructions = message.instructions();
     check_instruction_count(instructions)?;
@@ -348,13 +344,22 @@ pub(super) fn undecodable(detail: impl Into<String>) -> ExactRuleError {
     ExactRuleError::TransactionCouldNotBeDecoded(detail.into())
 }
 
-pub(super) fn reject_address_lookup_tables(
-    message: &VersionedMessage,
-) -> Result<(), ExactRuleError> {
-    match message.address_table_lookups() {
-        Some(lookups) if !lookups.is_empty() => Err(ExactRuleError::AddressLookupTablesUnsupported),
-        _ => Ok(()),
+/// The transaction's message, once it uses no address lookup tables and is
+/// well formed (the start of every payment check).
+pub(super) fn checked_message(
+    tx: &VersionedTransaction,
+) -> Result<&VersionedMessage, ExactRuleError> {
+    let message = &tx.message;
+    if message
+        .address_table_lookups()
+        .is_some_and(|lookups| !lookups.is_empty())
+    {
+        return Err(ExactRuleError::AddressLookupTablesUnsupported);
     }
+    message
+        .sanitize()
+        .map_err(|error| undecodable(format!("malformed message: {error}")))?;
+    Ok(message)
 }
 
 fn check_instruction_count(instructions: &[CompiledInstruction]) -> Result<(), ExactRuleError> {
