@@ -3,10 +3,14 @@
 //!
 //! `cargo bench -p paytab-facilitator --bench escrow_settle [-- PAYERS SECONDS]`
 //!
-//! Two figures: (a) over HTTP, clients and facilitator in one process on this
+//! Figures: (a) over HTTP, clients and facilitator in one process on this
 //! machine, each client settling receipts for its own allowance one after
-//! another; (b) the scheme called in-process (no HTTP), the same way. Receipts
-//! are signed before the clock starts, so the figures are the facilitator's.
+//! another; (b) the scheme called in-process (no HTTP), the same way; (c) when
+//! `PAYTAB_BENCH_POSTGRES_URL` (or `PAYTAB_TEST_POSTGRES_URL`) names a server,
+//! 1, 2 and 3 facilitator instances on one fresh PostgreSQL database, each
+//! request sent to an instance at random, with the CPU time per settle of this
+//! process and of PostgreSQL's. Receipts are signed before the clock starts,
+//! so the figures are the facilitator's.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -173,7 +177,20 @@ async fn over_http(
     from: u64,
     per_payer: u64,
     time: Duration,
-) {
+) -> usize {
+    over_http_spread(label, setup, &[url.to_string()], from, per_payer, time).await
+}
+
+/// Like [`over_http`], each request sent to one of `urls` at random; returns
+/// how many receipts were settled.
+async fn over_http_spread(
+    label: &str,
+    setup: &Setup,
+    urls: &[String],
+    from: u64,
+    per_payer: u64,
+    time: Duration,
+) -> usize {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         "authorization",
@@ -191,16 +208,17 @@ async fn over_http(
     let start = Instant::now();
     for bodies in signed {
         let http = http.clone();
-        let url = url.to_string();
+        let urls = urls.to_vec();
         tasks.push(async move {
             let mut latencies = Vec::with_capacity(bodies.len());
             for body in bodies {
                 if start.elapsed() > time {
                     break;
                 }
+                let url = &urls[rand::random::<usize>() % urls.len()];
                 let sent = Instant::now();
                 let answer: Value = http
-                    .post(&url)
+                    .post(url)
                     .header("content-type", "application/json")
                     .body(body)
                     .send()
@@ -218,11 +236,105 @@ async fn over_http(
     let started = Instant::now();
     let results = futures_join_all(tasks).await;
     let elapsed = started.elapsed();
+    let latencies: Vec<Duration> = results.into_iter().flatten().collect();
+    let settled = latencies.len();
     report(
         &format!("{label} HTTP, {} clients", setup.payers.len()),
-        results.into_iter().flatten().collect(),
+        latencies,
         elapsed,
     );
+    settled
+}
+
+/// CPU seconds (user + system) used so far by the processes `/proc` lists
+/// whose command is `command`, or by this process when `command` is `None`
+/// (Linux; `/proc` counts in 1/100 s).
+fn cpu_seconds(command: Option<&str>) -> f64 {
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the command's closing parenthesis; utime and stime are 14 and 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |index: usize| {
+            fields
+                .get(index)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        field(11) + field(12)
+    };
+    let Some(command) = command else {
+        return std::fs::read_to_string("/proc/self/stat").map_or(0.0, |stat| ticks(&stat)) / 100.0;
+    };
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let path = entry.path();
+        if std::fs::read_to_string(path.join("comm")).is_ok_and(|comm| comm.trim() == command) {
+            total += std::fs::read_to_string(path.join("stat")).map_or(0.0, |stat| ticks(&stat));
+        }
+    }
+    total / 100.0
+}
+
+/// (c) 1, 2 and 3 facilitators on one PostgreSQL database.
+async fn instances_on_postgres(setup: &Setup, base: &str, seconds: u64) {
+    let per_payer = (seconds * 10_000 / setup.payers.len() as u64).max(10);
+    for count in 1..=3usize {
+        let database = fresh_postgres_database(base).await;
+        let mut instances = Vec::new();
+        for _ in 0..count {
+            let mut settings = Settings::new(
+                setup.localnet.rpc_url(),
+                database.clone(),
+                setup.facilitator_key.insecure_clone(),
+            )
+            .with_client("bench", API_KEY);
+            settings.claimer = None;
+            settings.chain_cache_ttl = Duration::from_secs(3_600);
+            settings.min_amount = PRICE;
+            instances.push(Facilitator::start(settings).await.unwrap());
+        }
+        let urls: Vec<String> = instances
+            .iter()
+            .map(|f| format!("{}/settle", f.url()))
+            .collect();
+        // Each instance's caches warm on the first receipt of each allowance.
+        over_http_spread("warm-up", setup, &urls, 0, 1, Duration::from_secs(60)).await;
+        let (own, postgres) = (cpu_seconds(None), cpu_seconds(Some("postgres")));
+        let settled = over_http_spread(
+            &format!("(c) {count} instance(s) on PostgreSQL,"),
+            setup,
+            &urls,
+            1,
+            per_payer,
+            Duration::from_secs(seconds),
+        )
+        .await;
+        let (own, postgres) = (
+            cpu_seconds(None) - own,
+            cpu_seconds(Some("postgres")) - postgres,
+        );
+        println!(
+            "    CPU per settle: this process (clients, facilitators, localnet) {:.3} ms, PostgreSQL {:.3} ms",
+            own * 1e3 / settled.max(1) as f64,
+            postgres * 1e3 / settled.max(1) as f64,
+        );
+        for instance in instances {
+            instance.shutdown().await;
+        }
+    }
+}
+
+/// A new, empty database on the server at `base`.
+async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("paytab_bench_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
 }
 
 /// The same, calling the scheme in-process.
@@ -357,5 +469,15 @@ fn main() {
         ));
         in_process("warm-up", &setup, scheme.clone(), 0, 1).await;
         in_process("(b)", &setup, scheme, 1, per_payer).await;
+
+        // (c) Instances side by side on PostgreSQL, each count on a new database.
+        let postgres = std::env::var("PAYTAB_BENCH_POSTGRES_URL")
+            .or_else(|_| std::env::var("PAYTAB_TEST_POSTGRES_URL"))
+            .ok()
+            .filter(|url| !url.is_empty());
+        match postgres {
+            Some(base) => instances_on_postgres(&setup, &base, seconds).await,
+            None => println!("(c) skipped: set PAYTAB_BENCH_POSTGRES_URL to a PostgreSQL server"),
+        }
     });
 }

@@ -308,6 +308,7 @@ impl Claimer {
                     allowance: entry.allowance,
                     generation: entry.generation,
                     cumulative: entry.accepted,
+                    claimed_before: entry.claimed,
                     paid: None,
                 })
                 .collect(),
@@ -410,8 +411,10 @@ impl Claimer {
         })
     }
 
-    /// Records a confirmed claim: what each allowance was paid, read from the
-    /// allowances' new watermarks.
+    /// Records a confirmed claim. Each entry paid its attested cumulative
+    /// less what was claimed when it was signed (no other claim of that
+    /// allowance is in flight meanwhile), so recording it again after a
+    /// leader died half-way through counts nothing twice.
     async fn confirmed(
         &self,
         claim: &ClaimRecord,
@@ -419,22 +422,16 @@ impl Claimer {
     ) -> Result<(), ClaimError> {
         let mut paid = Vec::with_capacity(claim.entries.len());
         for entry in &claim.entries {
-            let before = self
-                .store
-                .watermark(&entry.allowance)
-                .await?
-                .filter(|known| known.generation == entry.generation)
-                .map_or(0, |known| known.claimed);
             let after = match self.chain.allowance(&entry.allowance, true).await {
                 Ok(Some(state)) if state.allowance.generation == entry.generation => {
                     state.allowance.claimed
                 }
                 _ => entry.cumulative,
             };
-            let amount = after.saturating_sub(before);
             self.store
                 .set_claimed(&entry.allowance, entry.generation, after)
                 .await?;
+            let amount = entry.cumulative.saturating_sub(entry.claimed_before);
             round.paid = round.paid.saturating_add(amount);
             paid.push((entry.allowance, amount));
         }

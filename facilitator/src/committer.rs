@@ -57,7 +57,7 @@ impl WriteHealth {
 
 struct Job {
     receipt: AcceptedReceipt,
-    done: oneshot::Sender<Result<(), CommitError>>,
+    done: oneshot::Sender<Result<bool, CommitError>>,
 }
 
 /// Handle to the writer task.
@@ -86,8 +86,11 @@ impl Committer {
         (Self { jobs }, task)
     }
 
-    /// Stores `receipt` durably; returns once it is committed.
-    pub async fn commit(&self, receipt: AcceptedReceipt) -> Result<(), CommitError> {
+    /// Stores `receipt` durably; returns once it is committed: `true` if it
+    /// was stored, `false` if its allowance's watermark had moved on from the
+    /// one it was checked against (another facilitator accepted a receipt
+    /// there first).
+    pub async fn commit(&self, receipt: AcceptedReceipt) -> Result<bool, CommitError> {
         let (done, answer) = oneshot::channel();
         self.jobs
             .send(Job { receipt, done })
@@ -127,8 +130,17 @@ async fn run(
         if let Err(error) = &outcome {
             tracing::error!(%error, receipts = receipts.len(), "receipt batch not committed");
         }
-        for waiter in waiters {
-            let _ = waiter.send(outcome.clone());
+        match outcome {
+            Ok(stored) => {
+                for (waiter, stored) in waiters.into_iter().zip(stored) {
+                    let _ = waiter.send(Ok(stored));
+                }
+            }
+            Err(error) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Err(error.clone()));
+                }
+            }
         }
     }
 }

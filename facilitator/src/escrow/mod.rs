@@ -10,6 +10,11 @@
 //! with the watermark in `extensions.paytab.acceptedCumulative`, so a client
 //! that lost count signs again from there.
 //!
+//! Instances: the commit is conditional (the watermark moves only from the
+//! one the receipt was checked against), so facilitators sharing one
+//! PostgreSQL database accept each receipt once; settle takes the receipt to
+//! be the next one and lets the commit confirm it (ADR 0023).
+//!
 //! Replays: a receipt accepted before (the same count, the same signature) is
 //! answered `duplicate_settlement` by both verify and settle, with the proof
 //! issued when it was accepted, never as a new settlement. A client that lost
@@ -35,6 +40,22 @@ use crate::x402::PaymentRequest;
 use payload::SignedReceipt;
 use rules::Terms;
 use watermarks::Watermarks;
+
+/// Which watermark a receipt's count is checked against.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    /// The stored one (cached, read when the cache disagrees): for verify.
+    Stored,
+    /// The one the receipt implies (its cumulative less the price): for
+    /// settle, whose conditional commit stores the receipt only if that is
+    /// the stored watermark, and checks it against the store otherwise. No
+    /// read per settle, whichever instance settled the previous receipt.
+    Assumed,
+}
+
+/// Commits of one receipt tried before it is refused as stale, when other
+/// facilitators on the same database keep moving its watermark first.
+const MAX_COMMIT_ATTEMPTS: usize = 4;
 
 /// The scheme's name on the wire.
 pub const SCHEME: &str = paytab_protocol::schemes::PAYTAB_ESCROW;
@@ -68,6 +89,8 @@ struct Admitted<'a> {
     signed: SignedReceipt,
     terms: Terms,
     state: Arc<AllowanceState>,
+    /// The stored watermark it was checked against.
+    prior: u64,
     _serial: tokio::sync::MutexGuard<'a, ()>,
 }
 
@@ -113,7 +136,7 @@ impl EscrowScheme {
 
     /// Checks a receipt without accepting it.
     pub async fn verify(&self, request: &PaymentRequest, now: i64) -> Result<Verified, Rejection> {
-        let admitted = self.admit(request, now).await?;
+        let admitted = self.admit(request, now, Count::Stored).await?;
         Ok(Verified {
             payer: admitted.state.escrow.owner,
         })
@@ -127,8 +150,9 @@ impl EscrowScheme {
             signed,
             terms,
             state,
+            prior,
             _serial,
-        } = self.admit(request, now).await?;
+        } = self.admit(request, now, Count::Assumed).await?;
         let payer = state.escrow.owner;
 
         let receipt = signed.receipt;
@@ -153,25 +177,39 @@ impl EscrowScheme {
                 now,
             )
             .map_err(Rejection::settle_error)?;
-        self.committer
-            .commit(AcceptedReceipt {
-                allowance: receipt.allowance,
-                generation: receipt.generation,
-                cumulative: receipt.cumulative,
-                amount: terms.amount,
-                claimed: state.allowance.claimed,
-                payer,
-                signer: signed.signer,
-                signature: signed.signature_base58(),
-                proof: proof.clone(),
-                accepted_at: now,
-                escrow: state.allowance.escrow,
-                provider: state.allowance.provider,
-                mint: state.escrow.mint,
-                vault: state.allowance.vault,
-            })
+        let mut accepted = AcceptedReceipt {
+            allowance: receipt.allowance,
+            generation: receipt.generation,
+            cumulative: receipt.cumulative,
+            prior,
+            amount: terms.amount,
+            claimed: state.allowance.claimed,
+            payer,
+            signer: signed.signer,
+            signature: signed.signature_base58(),
+            proof: proof.clone(),
+            accepted_at: now,
+            escrow: state.allowance.escrow,
+            provider: state.allowance.provider,
+            mint: state.escrow.mint,
+            vault: state.allowance.vault,
+        };
+        // Stored only on top of the watermark it was checked against: when
+        // another facilitator moved it first, the receipt is checked again
+        // against the store (a duplicate or a stale count ends here).
+        let mut attempts = 0;
+        while !self
+            .committer
+            .commit(accepted.clone())
             .await
-            .map_err(commit_rejection)?;
+            .map_err(commit_rejection)?
+        {
+            attempts += 1;
+            accepted.prior = self
+                .recheck(&signed, &terms, &state, attempts)
+                .await
+                .map_err(|rejection| rejection.with_payer(payer))?;
+        }
         self.watermarks.set(
             receipt.allowance,
             Watermark {
@@ -203,17 +241,23 @@ impl EscrowScheme {
     /// Parses and checks a receipt against chain state and the accepted
     /// watermark, holding its allowance's lock (kept until the new watermark
     /// is committed).
-    async fn admit(&self, request: &PaymentRequest, now: i64) -> Result<Admitted<'_>, Rejection> {
+    async fn admit(
+        &self,
+        request: &PaymentRequest,
+        now: i64,
+        count: Count,
+    ) -> Result<Admitted<'_>, Rejection> {
         check_program(request)?;
         let signed = SignedReceipt::from_payload(&request.payment.payload)?;
         self.check_signature(&signed).await?;
         let terms = self.terms(request, now);
         let _serial = self.watermarks.lock(&signed.receipt.allowance).await;
-        let state = self.evaluate(&signed, &terms).await?;
+        let (state, prior) = self.evaluate(&signed, &terms, count).await?;
         Ok(Admitted {
             signed,
             terms,
             state,
+            prior,
             _serial,
         })
     }
@@ -249,37 +293,107 @@ impl EscrowScheme {
     }
 
     /// Loads chain state and the accepted watermark and checks the receipt
-    /// against both (hold the allowance's lock). A refusal that newer chain
+    /// against both (hold the allowance's lock); returns the state and the
+    /// stored watermark it was checked against. A refusal that newer chain
     /// state could lift (a raised cap, a new session key) is checked once
     /// more against a fresh read.
     async fn evaluate(
         &self,
         signed: &SignedReceipt,
         terms: &Terms,
-    ) -> Result<Arc<AllowanceState>, Rejection> {
+        count: Count,
+    ) -> Result<(Arc<AllowanceState>, u64), Rejection> {
         let address = signed.receipt.allowance;
         let mut fresh = false;
         let mut state = self.allowance_state(&address, false).await?;
         loop {
-            match self.check(signed, terms, &state).await {
+            match self.check(signed, terms, &state, count).await {
                 Err(rejection) if !fresh && rules::may_pass_on_fresh_state(&rejection) => {
                     fresh = true;
                     state = self.allowance_state(&address, true).await?;
                 }
                 Err(rejection) => return Err(rejection.with_payer(state.escrow.owner)),
-                Ok(()) => return Ok(state),
+                Ok(prior) => return Ok((state, prior)),
             }
         }
     }
 
+    /// Checks the receipt's authority and count; returns the stored
+    /// watermark the count was checked against. A count refused against the
+    /// cached watermark is checked again against the store's, which another
+    /// facilitator on the same database may have moved.
     async fn check(
         &self,
         signed: &SignedReceipt,
         terms: &Terms,
         state: &AllowanceState,
-    ) -> Result<(), Rejection> {
+        count: Count,
+    ) -> Result<u64, Rejection> {
         rules::check_authority(signed, state, terms)?;
-        let accepted = self.accepted(state).await?;
+        if let (Count::Assumed, Some(assumed)) =
+            (count, signed.receipt.cumulative.checked_sub(terms.amount))
+        {
+            if assumed >= state.allowance.claimed {
+                // The commit stores it only if `assumed` is the stored watermark.
+                return self
+                    .check_count(signed, terms, state, assumed)
+                    .await
+                    .map(|()| assumed);
+            }
+        }
+        let mut cached = self.stored_accepted(state, false).await?;
+        if cached < state.allowance.claimed {
+            // Claimed beyond the cached watermark: accepted since, elsewhere.
+            cached = self.stored_accepted(state, true).await?;
+        }
+        match self.check_count(signed, terms, state, cached).await {
+            Err(rejection) if rejection.reason == rules::STALE => {
+                let stored = self.stored_accepted(state, true).await?;
+                if stored == cached {
+                    return Err(rejection);
+                }
+                self.check_count(signed, terms, state, stored)
+                    .await
+                    .map(|()| stored)
+            }
+            outcome => outcome.map(|()| cached),
+        }
+    }
+
+    /// Checks a receipt again after its commit found the watermark moved by
+    /// another facilitator: the stored watermark to commit on top of, or the
+    /// refusal (the duplicate with its proof if this very receipt was
+    /// accepted there, else the stale count to resume from). Gives up as
+    /// stale after a few rounds of losing to other instances.
+    async fn recheck(
+        &self,
+        signed: &SignedReceipt,
+        terms: &Terms,
+        state: &AllowanceState,
+        attempts: usize,
+    ) -> Result<u64, Rejection> {
+        let stored = self.stored_accepted(state, true).await?;
+        self.check_count(signed, terms, state, stored).await?;
+        if attempts >= MAX_COMMIT_ATTEMPTS {
+            return Err(rules::stale(
+                stored.max(state.allowance.claimed),
+                state.allowance.generation,
+                signed.receipt.cumulative,
+            ));
+        }
+        Ok(stored)
+    }
+
+    /// Checks the receipt's count against the stored watermark `stored`:
+    /// a receipt accepted before is refused as a duplicate with its proof.
+    async fn check_count(
+        &self,
+        signed: &SignedReceipt,
+        terms: &Terms,
+        state: &AllowanceState,
+        stored: u64,
+    ) -> Result<(), Rejection> {
+        let accepted = stored.max(state.allowance.claimed);
         if signed.receipt.cumulative <= accepted {
             if let Some(proof) = self.accepted_before(signed).await? {
                 // The proof recovers a lost answer; the count lets another
@@ -316,15 +430,19 @@ impl EscrowScheme {
             })
     }
 
-    /// The highest cumulative accepted here or claimed on chain for the
-    /// allowance's current generation.
-    async fn accepted(&self, state: &AllowanceState) -> Result<u64, Rejection> {
+    /// The accepted watermark stored for the allowance's current generation
+    /// (0 when none): the cached copy, or the store's when `fresh` or when
+    /// none is cached.
+    async fn stored_accepted(&self, state: &AllowanceState, fresh: bool) -> Result<u64, Rejection> {
         let generation = state.allowance.generation;
-        let known = match self
-            .watermarks
-            .get(&state.address)
-            .filter(|known| known.generation == generation)
-        {
+        let cached = if fresh {
+            None
+        } else {
+            self.watermarks
+                .get(&state.address)
+                .filter(|known| known.generation == generation)
+        };
+        let known = match cached {
             Some(known) => known,
             None => {
                 let stored = self
@@ -342,7 +460,7 @@ impl EscrowScheme {
                 stored
             }
         };
-        Ok(known.accepted.max(state.allowance.claimed))
+        Ok(known.accepted)
     }
 
     /// The proof issued for this exact receipt, if it was accepted.

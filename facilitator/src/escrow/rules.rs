@@ -148,10 +148,13 @@ pub fn may_pass_on_fresh_state(rejection: &Rejection) -> bool {
     )
 }
 
+/// The reason of a refusal for a stale count.
+pub const STALE: &str = "invalid_escrow_payload_stale_cumulative";
+
 /// The refusal that tells a client its count is stale, and where to resume.
 pub fn stale(accepted: u64, generation: u64, offered: u64) -> Rejection {
     reject(
-        "invalid_escrow_payload_stale_cumulative",
+        STALE,
         format!(
             "cumulative {offered} is not the last accepted {accepted} plus the price; \
              sign again from acceptedCumulative"

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, Ddl)] = &[
             postgres: V3_POSTGRES,
         },
     ),
+    (
+        4,
+        "watermark steps, claimed before each claim",
+        Ddl::shared(V4),
+    ),
 ];
 
 const V1: &str = "
@@ -151,6 +156,22 @@ ALTER TABLE listings ADD COLUMN search tsvector GENERATED ALWAYS AS (
 CREATE INDEX listings_search ON listings USING GIN (search);
 ";
 
+/// The accepted watermark each watermark row replaced: the conditional write
+/// that accepts a receipt compares it with the watermark the receipt was
+/// checked against (see `Store::commit_receipts`).
+///
+/// And what each claim entry's allowance had claimed on chain when the claim
+/// was signed: a confirmed claim paid `cumulative - claimed_before`, however
+/// often its outcome is recorded (a leader that died recording it).
+const V4: &str = "
+ALTER TABLE watermarks ADD COLUMN previous_accepted BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE claim_entries ADD COLUMN claimed_before BIGINT NOT NULL DEFAULT 0;
+";
+
+/// Held while migrating, so instances starting together on one PostgreSQL
+/// apply each migration once (SQLite has one instance).
+const MIGRATIONS_LOCK: i64 = 0x7061_7974_6162_6d67;
+
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paytab_migrations (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL
@@ -158,35 +179,52 @@ const LEDGER: &str = "CREATE TABLE IF NOT EXISTS paytab_migrations (
 
 /// Applies every migration the database has not seen.
 pub(super) async fn apply(store: &Store) -> Result<(), StoreError> {
+    let postgres = matches!(store, Store::Postgres(_));
     on_pool!(store, pool => {
-        sqlx::raw_sql(LEDGER).execute(pool).await?;
-        let applied: Vec<i64> = sqlx::query("SELECT version FROM paytab_migrations")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| row.try_get("version"))
-            .collect::<Result<_, _>>()?;
-        for (version, name, ddl) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let own = match store {
-                Store::Sqlite(_) => ddl.sqlite,
-                Store::Postgres(_) => ddl.postgres,
-            };
-            let mut tx = pool.begin().await?;
-            sqlx::raw_sql(ddl.shared).execute(&mut *tx).await?;
-            if !own.is_empty() {
-                sqlx::raw_sql(own).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO paytab_migrations (version, name) VALUES ($1, $2)")
-                .bind(version)
-                .bind(name)
-                .execute(&mut *tx)
+        let mut connection = pool.acquire().await?;
+        if postgres {
+            // Released with the session if this process dies mid-way.
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATIONS_LOCK)
+                .execute(&mut *connection)
                 .await?;
-            tx.commit().await?;
-            tracing::info!(version, name, "applied migration");
         }
+        let applied: Result<(), StoreError> = async {
+            sqlx::raw_sql(LEDGER).execute(&mut *connection).await?;
+            let applied: Vec<i64> = sqlx::query("SELECT version FROM paytab_migrations")
+                .fetch_all(&mut *connection)
+                .await?
+                .into_iter()
+                .map(|row| row.try_get("version"))
+                .collect::<Result<_, _>>()?;
+            for (version, name, ddl) in MIGRATIONS {
+                if applied.contains(version) {
+                    continue;
+                }
+                let own = if postgres { ddl.postgres } else { ddl.sqlite };
+                let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+                sqlx::raw_sql(ddl.shared).execute(&mut *tx).await?;
+                if !own.is_empty() {
+                    sqlx::raw_sql(own).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO paytab_migrations (version, name) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version, name, "applied migration");
+            }
+            Ok(())
+        }
+        .await;
+        if postgres {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATIONS_LOCK)
+                .execute(&mut *connection)
+                .await?;
+        }
+        applied?;
     });
     Ok(())
 }

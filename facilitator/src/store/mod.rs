@@ -192,47 +192,42 @@ impl Store {
         row.transpose()
     }
 
-    /// Commits accepted receipts and their new watermarks in one transaction:
-    /// when this returns `Ok`, every one of them is durable. A watermark only
-    /// moves forward (or to a newer generation).
-    pub async fn commit_receipts(&self, receipts: &[AcceptedReceipt]) -> Result<(), StoreError> {
+    /// Commits accepted receipts and their new watermarks in one transaction
+    /// (one fsync for the batch). Each receipt is stored only if its
+    /// allowance's watermark is still the one it was checked against
+    /// ([`AcceptedReceipt::prior`], of its generation; or any older
+    /// generation when `prior` is 0): a conditional write, so facilitators
+    /// sharing one database accept each step of a watermark once. Returns,
+    /// for each receipt in order, whether it was stored; when this returns
+    /// `Ok`, every stored one is durable.
+    pub async fn commit_receipts(
+        &self,
+        receipts: &[AcceptedReceipt],
+    ) -> Result<Vec<bool>, StoreError> {
         if receipts.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let rows = receipts
             .iter()
             .map(records::ReceiptRow::try_from)
             .collect::<Result<Vec<_>, _>>()?;
+        // Rows are written in allowance order, so that batches from several
+        // instances lock watermark rows in the same order (no deadlocks);
+        // a second receipt for one allowance in a batch is not stored.
+        let candidates = records::first_per_allowance(&rows);
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO receipts (allowance, generation, cumulative, amount, payer, signer, \
-                 signature, proof, accepted_at) ",
-            );
-            insert.push_values(&rows, |mut values, row| {
-                values
-                    .push_bind(&row.allowance)
-                    .push_bind(row.generation)
-                    .push_bind(row.cumulative)
-                    .push_bind(row.amount)
-                    .push_bind(&row.payer)
-                    .push_bind(&row.signer)
-                    .push_bind(&row.signature)
-                    .push_bind(&row.proof)
-                    .push_bind(row.accepted_at);
-            });
-            insert.push(" ON CONFLICT (allowance, generation, cumulative) DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-
             let mut upsert = QueryBuilder::new(
-                "INSERT INTO watermarks (allowance, generation, accepted, claimed, escrow, provider, \
-                 mint, vault, updated_at) ",
+                "INSERT INTO watermarks (allowance, generation, accepted, previous_accepted, \
+                 claimed, escrow, provider, mint, vault, updated_at) ",
             );
-            upsert.push_values(records::newest_per_allowance(&rows), |mut values, row| {
+            upsert.push_values(&candidates, |mut values, &index| {
+                let row = &rows[index];
                 values
                     .push_bind(&row.allowance)
                     .push_bind(row.generation)
                     .push_bind(row.cumulative)
+                    .push_bind(row.prior)
                     .push_bind(row.claimed)
                     .push_bind(&row.escrow)
                     .push_bind(&row.provider)
@@ -245,15 +240,53 @@ impl Store {
                  claimed = CASE WHEN watermarks.generation = excluded.generation \
                    THEN watermarks.claimed ELSE excluded.claimed END, \
                  generation = excluded.generation, accepted = excluded.accepted, \
+                 previous_accepted = excluded.previous_accepted, \
                  updated_at = excluded.updated_at \
-                 WHERE watermarks.generation < excluded.generation \
-                   OR (watermarks.generation = excluded.generation \
-                       AND watermarks.accepted < excluded.accepted)",
+                 WHERE (watermarks.generation = excluded.generation \
+                        AND watermarks.accepted = excluded.previous_accepted) \
+                    OR (watermarks.generation < excluded.generation \
+                        AND excluded.previous_accepted = 0) \
+                 RETURNING allowance",
             );
-            upsert.build().execute(&mut *tx).await?;
+            let moved: std::collections::HashSet<String> = upsert
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|row| row.try_get::<String, _>("allowance"))
+                .collect::<Result<_, _>>()?;
+            let stored: Vec<usize> = candidates
+                .into_iter()
+                .filter(|&index| moved.contains(&rows[index].allowance))
+                .collect();
+            if !stored.is_empty() {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO receipts (allowance, generation, cumulative, amount, payer, \
+                     signer, signature, proof, accepted_at) ",
+                );
+                insert.push_values(&stored, |mut values, &index| {
+                    let row = &rows[index];
+                    values
+                        .push_bind(&row.allowance)
+                        .push_bind(row.generation)
+                        .push_bind(row.cumulative)
+                        .push_bind(row.amount)
+                        .push_bind(&row.payer)
+                        .push_bind(&row.signer)
+                        .push_bind(&row.signature)
+                        .push_bind(&row.proof)
+                        .push_bind(row.accepted_at);
+                });
+                insert.push(" ON CONFLICT (allowance, generation, cumulative) DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-        });
-        Ok(())
+            let mut outcome = vec![false; rows.len()];
+            for index in stored {
+                outcome[index] = true;
+            }
+            Ok(outcome)
+        })
     }
 
     /// Allowances with accepted receipts not yet claimed on chain, oldest update first.
@@ -310,9 +343,8 @@ impl Store {
         let claim_sql = "INSERT INTO claims (signature, provider, mint, status, \
                          last_valid_block_height, error, created_at) \
                          VALUES ($1, $2, $3, $4, $5, NULL, $6)";
-        let entry_sql =
-            "INSERT INTO claim_entries (signature, allowance, generation, cumulative, paid) \
-                         VALUES ($1, $2, $3, $4, NULL)";
+        let entry_sql = "INSERT INTO claim_entries (signature, allowance, generation, cumulative, \
+             claimed_before, paid) VALUES ($1, $2, $3, $4, $5, NULL)";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(claim_sql)
@@ -330,6 +362,7 @@ impl Store {
                     .bind(entry.allowance.to_string())
                     .bind(to_db(entry.generation)?)
                     .bind(to_db(entry.cumulative)?)
+                    .bind(to_db(entry.claimed_before)?)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -346,7 +379,8 @@ impl Store {
         let claim_sql =
             "SELECT signature, provider, mint, status, last_valid_block_height, created_at \
                          FROM claims WHERE status = $1 ORDER BY created_at, signature";
-        let entry_sql = "SELECT allowance, generation, cumulative, paid FROM claim_entries \
+        let entry_sql =
+            "SELECT allowance, generation, cumulative, claimed_before, paid FROM claim_entries \
                          WHERE signature = $1 ORDER BY allowance";
         let mut claims = Vec::new();
         on_pool!(self, pool => {
@@ -363,6 +397,7 @@ impl Store {
                             allowance: parse_key(&entry.try_get::<String, _>("allowance")?)?,
                             generation: from_db(entry.try_get("generation")?)?,
                             cumulative: from_db(entry.try_get("cumulative")?)?,
+                            claimed_before: from_db(entry.try_get("claimed_before")?)?,
                             paid: entry
                                 .try_get::<Option<i64>, _>("paid")?
                                 .map(from_db)

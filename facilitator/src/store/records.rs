@@ -25,6 +25,9 @@ pub struct AcceptedReceipt {
     pub generation: u64,
     /// The new accepted watermark.
     pub cumulative: u64,
+    /// The accepted watermark of this generation the receipt was checked
+    /// against (0 when none): it is stored only if the store still holds it.
+    pub prior: u64,
     /// The price this receipt paid.
     pub amount: u64,
     /// Claimed on chain when it was accepted.
@@ -127,6 +130,8 @@ pub struct ClaimEntry {
     pub generation: u64,
     /// The cumulative amount attested.
     pub cumulative: u64,
+    /// Claimed on chain when the claim was signed: it pays the difference.
+    pub claimed_before: u64,
     /// What the transaction paid for it, once known.
     pub paid: Option<u64>,
 }
@@ -223,6 +228,7 @@ pub(super) struct ReceiptRow {
     pub allowance: String,
     pub generation: i64,
     pub cumulative: i64,
+    pub prior: i64,
     pub amount: i64,
     pub claimed: i64,
     pub payer: String,
@@ -244,6 +250,7 @@ impl TryFrom<&AcceptedReceipt> for ReceiptRow {
             allowance: receipt.allowance.to_string(),
             generation: to_db(receipt.generation)?,
             cumulative: to_db(receipt.cumulative)?,
+            prior: to_db(receipt.prior)?,
             amount: to_db(receipt.amount)?,
             claimed: to_db(receipt.claimed)?,
             payer: receipt.payer.to_string(),
@@ -259,20 +266,11 @@ impl TryFrom<&AcceptedReceipt> for ReceiptRow {
     }
 }
 
-/// The newest row per allowance: one statement may update each row only once.
-pub(super) fn newest_per_allowance(rows: &[ReceiptRow]) -> Vec<&ReceiptRow> {
-    let mut newest: Vec<&ReceiptRow> = Vec::with_capacity(rows.len());
-    for row in rows {
-        match newest
-            .iter_mut()
-            .find(|kept| kept.allowance == row.allowance)
-        {
-            Some(kept) if (row.generation, row.cumulative) > (kept.generation, kept.cumulative) => {
-                *kept = row;
-            }
-            Some(_) => {}
-            None => newest.push(row),
-        }
-    }
-    newest
+/// Indexes of `rows` in allowance order, the first row of each allowance only.
+pub(super) fn first_per_allowance(rows: &[ReceiptRow]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    // Stable: of two rows for one allowance, the earlier one comes first.
+    order.sort_by(|&a, &b| rows[a].allowance.cmp(&rows[b].allowance));
+    order.dedup_by(|later, earlier| rows[*later].allowance == rows[*earlier].allowance);
+    order
 }

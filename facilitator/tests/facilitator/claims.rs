@@ -147,6 +147,7 @@ fn pending(
             allowance: payer.allowance,
             generation: payer.generation,
             cumulative: payer.signed,
+            claimed_before: 0,
             paid: None,
         }],
     }

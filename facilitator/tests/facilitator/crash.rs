@@ -3,11 +3,12 @@
 //! as settled is still there, and providers are paid exactly what was
 //! accepted, once.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{client_with_key, Payer, Terms, World, API_KEY, OPERATOR_TOKEN};
+use crate::support::binary::{free_port, spawn_facilitator};
+use crate::support::{client_with_key, Payer, Terms, World, API_KEY};
 use paytab_facilitator::store::Store;
 use serde_json::Value;
 use solana_signer::Signer;
@@ -15,53 +16,9 @@ use solana_signer::Signer;
 const PRICE: u64 = 1_000;
 const PAYERS: usize = 6;
 
-/// Starts the binary on `port` and waits until it answers.
+/// Starts the binary on `port` and the world's database.
 async fn spawn(world: &World, port: u16) -> Child {
-    let dir = world.dir.path();
-    let key_path = dir.join("facilitator.json");
-    std::fs::write(
-        &key_path,
-        serde_json::to_string(&world.facilitator_key.to_bytes().to_vec()).unwrap(),
-    )
-    .unwrap();
-    let config = format!(
-        "bind = \"127.0.0.1:{port}\"\nrpc_url = \"{}\"\ndatabase = \"{}\"\nkeypair = \"{}\"\n\n\
-         [access]\nclients = [{{ name = \"tests\", key_env = \"TEST_API_KEY\" }}]\n\
-         operator_token_env = \"TEST_OPERATOR_TOKEN\"\n\n[claims]\ninterval_secs = 1\nmin_claim = 0\n",
-        world.localnet.rpc_url(),
-        world.database(),
-        key_path.display()
-    );
-    let config_path = dir.join("facilitator.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paytab-facilitator"))
-        .arg("--config")
-        .arg(&config_path)
-        .env("RUST_LOG", "warn")
-        .env("TEST_API_KEY", API_KEY)
-        .env("TEST_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let health = format!("http://127.0.0.1:{port}/healthz");
-    for _ in 0..200 {
-        if reqwest::get(&health).await.is_ok() {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    panic!("the facilitator did not start");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    spawn_facilitator(world, "facilitator", port, &world.database()).await
 }
 
 /// What the clients were told was settled: (payer index, cumulative, proof).

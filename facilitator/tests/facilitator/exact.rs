@@ -16,7 +16,7 @@ use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::versioned::VersionedTransaction;
 
-const PRICE: u64 = 25_000;
+pub(crate) const PRICE: u64 = 25_000;
 const MEMO_PROGRAM: Pubkey = Pubkey::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
 
 /// A payer with tokens and a provider with a token account.

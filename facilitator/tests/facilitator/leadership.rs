@@ -11,7 +11,7 @@ use crate::store::fresh_postgres_database;
 use crate::support::{Terms, World};
 
 /// A server to test against, or `None` (skipped) outside CI.
-fn postgres() -> Option<String> {
+pub(crate) fn postgres() -> Option<String> {
     match std::env::var("PAYTAB_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => Some(base),
         _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {

@@ -16,6 +16,7 @@ mod crash;
 mod escrow;
 mod exact;
 mod faults;
+mod instances;
 mod leadership;
 mod operator_costs;
 mod store;

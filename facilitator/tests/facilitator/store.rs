@@ -78,11 +78,23 @@ pub async fn fresh_postgres_database(base: &str) -> String {
     format!("{prefix}/{name}")
 }
 
+/// A receipt for `cumulative`, checked against an empty watermark.
 fn receipt(allowance: Pubkey, generation: u64, cumulative: u64) -> AcceptedReceipt {
+    after(allowance, generation, 0, cumulative)
+}
+
+/// A receipt for `cumulative`, checked against the stored watermark `prior`.
+pub(crate) fn after(
+    allowance: Pubkey,
+    generation: u64,
+    prior: u64,
+    cumulative: u64,
+) -> AcceptedReceipt {
     AcceptedReceipt {
         allowance,
         generation,
         cumulative,
+        prior,
         amount: 10,
         claimed: 0,
         payer: Pubkey::new_from_array([1; 32]),
@@ -134,18 +146,21 @@ async fn a_watermark_never_goes_backwards_and_a_new_generation_starts_over() {
     for fresh in fresh_stores().await {
         let store = &fresh.store;
         let allowance = Pubkey::new_unique();
-        store
+        let stored = store
             .commit_receipts(&[receipt(allowance, 7, 30)])
             .await
             .unwrap();
-        store
+        assert_eq!(stored, [true]);
+        let stored = store
             .commit_receipts(&[receipt(allowance, 7, 20)])
             .await
             .unwrap();
+        assert_eq!(stored, [false], "checked against a watermark that moved");
         assert_eq!(
             store.watermark(&allowance).await.unwrap().unwrap().accepted,
             30
         );
+        assert!(store.receipt(&allowance, 7, 20).await.unwrap().is_none());
 
         store.set_claimed(&allowance, 7, 25).await.unwrap();
         store.set_claimed(&allowance, 7, 5).await.unwrap();
@@ -154,10 +169,15 @@ async fn a_watermark_never_goes_backwards_and_a_new_generation_starts_over() {
             25
         );
 
-        store
+        let stored = store
             .commit_receipts(&[receipt(allowance, 6, 99)])
             .await
             .unwrap();
+        assert_eq!(
+            stored,
+            [false],
+            "an older generation never replaces a newer one"
+        );
         assert_eq!(
             store
                 .watermark(&allowance)
@@ -165,13 +185,13 @@ async fn a_watermark_never_goes_backwards_and_a_new_generation_starts_over() {
                 .unwrap()
                 .unwrap()
                 .generation,
-            7,
-            "an older generation never replaces a newer one"
+            7
         );
-        store
+        let stored = store
             .commit_receipts(&[receipt(allowance, 8, 10)])
             .await
             .unwrap();
+        assert_eq!(stored, [true]);
         assert_eq!(
             store.watermark(&allowance).await.unwrap(),
             Some(Watermark {
@@ -185,14 +205,52 @@ async fn a_watermark_never_goes_backwards_and_a_new_generation_starts_over() {
 }
 
 #[tokio::test]
-async fn one_commit_stores_many_receipts_and_keeps_the_newest_per_allowance() {
+async fn a_receipt_is_stored_only_on_top_of_the_watermark_it_was_checked_against() {
+    for fresh in fresh_stores().await {
+        let store = &fresh.store;
+        let allowance = Pubkey::new_unique();
+        assert_eq!(
+            store
+                .commit_receipts(&[after(allowance, 1, 0, 10)])
+                .await
+                .unwrap(),
+            [true]
+        );
+        // Checked against 0, but 10 is stored now: a step counted twice.
+        assert_eq!(
+            store
+                .commit_receipts(&[after(allowance, 1, 0, 20)])
+                .await
+                .unwrap(),
+            [false]
+        );
+        assert_eq!(
+            store
+                .commit_receipts(&[after(allowance, 1, 10, 20)])
+                .await
+                .unwrap(),
+            [true]
+        );
+        let mark = store.watermark(&allowance).await.unwrap().unwrap();
+        assert_eq!(mark.accepted, 20);
+        fresh.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn one_commit_stores_many_receipts_and_only_the_first_of_each_allowance() {
     for fresh in fresh_stores().await {
         let store = &fresh.store;
         let allowances: Vec<Pubkey> = (0..300).map(|_| Pubkey::new_unique()).collect();
         let mut batch: Vec<AcceptedReceipt> =
             allowances.iter().map(|a| receipt(*a, 1, 10)).collect();
-        batch.push(receipt(allowances[0], 1, 20));
-        store.commit_receipts(&batch).await.unwrap();
+        batch.push(after(allowances[0], 1, 10, 20));
+        let stored = store.commit_receipts(&batch).await.unwrap();
+        assert!(stored[..300].iter().all(|stored| *stored));
+        assert!(
+            !stored[300],
+            "a second step of one allowance waits for the next batch"
+        );
         assert_eq!(
             store
                 .watermark(&allowances[0])
@@ -200,14 +258,14 @@ async fn one_commit_stores_many_receipts_and_keeps_the_newest_per_allowance() {
                 .unwrap()
                 .unwrap()
                 .accepted,
-            20
+            10
         );
         assert_eq!(store.unclaimed(1_000).await.unwrap().len(), 300);
         assert!(store
-            .receipt(&allowances[0], 1, 10)
+            .receipt(&allowances[0], 1, 20)
             .await
             .unwrap()
-            .is_some());
+            .is_none());
         fresh.finish().await;
     }
 }
@@ -229,6 +287,7 @@ async fn claims_record_their_entries_outcome_and_payments() {
                 allowance,
                 generation: 3,
                 cumulative: 40,
+                claimed_before: 15,
                 paid: None,
             }],
         };
@@ -359,7 +418,10 @@ async fn a_commit_that_fails_on_a_full_disk_leaves_no_connection_inside_a_transa
     for cumulative in 1..=2_000u64 {
         let batch = vec![receipt(Pubkey::new_unique(), 1, cumulative)];
         match store.commit_receipts(&batch).await {
-            Ok(()) => committed.push(batch[0].allowance),
+            Ok(stored) => {
+                assert_eq!(stored, [true]);
+                committed.push(batch[0].allowance);
+            }
             Err(_) => failures += 1,
         }
         if failures == 5 {

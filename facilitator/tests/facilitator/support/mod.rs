@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod provider;
 
 use std::time::Duration;
