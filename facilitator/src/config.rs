@@ -24,8 +24,10 @@
 //!
 //! [claims]
 //! interval_secs = 30
-//! max_batch = 8
+//! max_batch = 27
 //! min_claim = 10000
+//! lookup_tables = true
+//! table_idle_secs = 3600
 //! ```
 
 use std::net::SocketAddr;
@@ -163,6 +165,13 @@ pub struct ClaimsFile {
     /// wait until more is owed (each transaction costs the facilitator fees).
     #[serde(default = "default_min_claim")]
     pub min_claim: u64,
+    /// Claims use address lookup tables (up to 27 allowances per transaction
+    /// instead of 8); the tables' rent is a deposit closing them returns.
+    #[serde(default = "default_true")]
+    pub lookup_tables: bool,
+    /// Seconds a table may go unused before it is deactivated and closed.
+    #[serde(default = "default_table_idle")]
+    pub table_idle_secs: u64,
 }
 
 impl Default for ClaimsFile {
@@ -172,6 +181,8 @@ impl Default for ClaimsFile {
             interval_secs: default_claim_interval(),
             max_batch: default_max_batch(),
             min_claim: default_min_claim(),
+            lookup_tables: true,
+            table_idle_secs: default_table_idle(),
         }
     }
 }
@@ -228,7 +239,10 @@ fn default_claim_interval() -> u64 {
     30
 }
 fn default_max_batch() -> usize {
-    crate::claimer::MAX_LEGACY_BATCH
+    crate::claimer::MAX_LOOKUP_BATCH
+}
+fn default_table_idle() -> u64 {
+    3_600
 }
 
 fn home() -> PathBuf {
@@ -392,6 +406,13 @@ impl FileConfig {
                 interval: Duration::from_secs(self.claims.interval_secs.max(1)),
                 max_batch: self.claims.max_batch,
                 min_claim: self.claims.min_claim,
+                lookup_tables: self
+                    .claims
+                    .lookup_tables
+                    .then(|| crate::claimer::TableConfig {
+                        idle: Duration::from_secs(self.claims.table_idle_secs),
+                        ..crate::claimer::TableConfig::default()
+                    }),
                 ..ClaimerConfig::default()
             }),
         })

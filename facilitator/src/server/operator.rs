@@ -25,6 +25,12 @@ pub(super) async fn claim_round(State(state): State<Arc<AppState>>) -> Response 
                 "withoutTokenAccount": round.without_token_account,
                 "belowMinimum": round.below_minimum,
                 "ledElsewhere": round.led_elsewhere,
+                "lookupClaims": round.lookup_claims,
+                "legacyClaims": round.legacy_claims,
+                "tablesCreated": round.tables_created,
+                "tableTransactions": round.table_transactions,
+                "tablesClosed": round.tables_closed,
+                "tableRentRecovered": round.table_rent_recovered.to_string(),
             }))
             .into_response()
         }

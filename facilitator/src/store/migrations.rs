@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str, Ddl)] = &[
         "watermark steps, claimed before each claim",
         Ddl::shared(V4),
     ),
+    (5, "address lookup tables", Ddl::shared(V5)),
 ];
 
 const V1: &str = "
@@ -166,6 +167,18 @@ CREATE INDEX listings_search ON listings USING GIN (search);
 const V4: &str = "
 ALTER TABLE watermarks ADD COLUMN previous_accepted BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE claim_entries ADD COLUMN claimed_before BIGINT NOT NULL DEFAULT 0;
+";
+
+/// The claimer's address lookup tables: recorded before the transaction that
+/// creates one is sent, so none is forgotten with its rent.
+const V5: &str = "
+CREATE TABLE lookup_tables (
+    address TEXT PRIMARY KEY,
+    authority TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT NOT NULL
+);
 ";
 
 /// Held while migrating, so instances starting together on one PostgreSQL

@@ -16,6 +16,7 @@ mod macros {
 }
 mod leadership;
 mod listings;
+mod lookup_tables;
 mod migrations;
 mod records;
 mod resources;
@@ -33,6 +34,7 @@ use sqlx::{Connection, Database, QueryBuilder, Row};
 
 pub use leadership::{ClaimLead, CLAIMS_LOCK};
 pub use listings::{ListingQuery, ListingRecord, ListingStatus, ListingWrite};
+pub use lookup_tables::{TableRecord, TableStatus};
 pub use records::{
     AcceptedReceipt, ClaimEntry, ClaimRecord, ClaimStatus, ResourceRecord, StoredReceipt,
     TransferRecord, TransferStatus, Unclaimed, Watermark,

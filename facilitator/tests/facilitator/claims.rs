@@ -36,11 +36,11 @@ async fn world_with_payer() -> (World, Pubkey, Payer) {
 }
 
 #[tokio::test]
-async fn the_claimer_pays_each_provider_exactly_what_was_accepted_in_batches() {
+async fn the_claimer_pays_each_provider_exactly_what_was_accepted_in_legacy_batches() {
     let world = World::start().await;
     let providers = [world.provider().await, world.provider().await];
     let mut owed: HashMap<Pubkey, u64> = HashMap::new();
-    // Nine payers for the first provider (two transactions), two for the second.
+    // Nine payers for the first provider (two legacy transactions), two for the second.
     for (index, count) in [(0usize, 9u64), (1, 2)] {
         let provider = providers[index].pubkey();
         for payer_index in 0..count {
@@ -51,8 +51,10 @@ async fn the_claimer_pays_each_provider_exactly_what_was_accepted_in_batches() {
         }
     }
 
-    let round = world.claimer().run_once().await.unwrap();
+    let legacy = world.claimer_with(|config| config.lookup_tables = None);
+    let round = legacy.run_once().await.unwrap();
     assert_eq!(round.confirmed, 3, "{round:?}");
+    assert_eq!(round.legacy_claims, 3);
     assert_eq!(round.failed, 0);
     assert_eq!(round.paid, owed.values().sum::<u64>());
     for provider in &providers {

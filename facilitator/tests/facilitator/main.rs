@@ -18,5 +18,6 @@ mod exact;
 mod faults;
 mod instances;
 mod leadership;
+mod lookup_claims;
 mod operator_costs;
 mod store;

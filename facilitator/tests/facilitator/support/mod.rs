@@ -175,19 +175,26 @@ impl World {
 
     /// A claimer run by hand that sends only claims of at least `min_claim`.
     pub fn claimer_with_minimum(&self, min_claim: u64) -> Claimer {
+        self.claimer_with(|config| config.min_claim = min_claim)
+    }
+
+    /// A claimer run by hand, claiming any amount, configured by `adjust`.
+    pub fn claimer_with(&self, adjust: impl FnOnce(&mut ClaimerConfig)) -> Claimer {
         let rpc = Arc::new(RpcClient::new_with_commitment(
             self.localnet.rpc_url(),
             CommitmentConfig::confirmed(),
         ));
+        let mut config = ClaimerConfig {
+            confirm_timeout: Duration::from_secs(10),
+            min_claim: 0,
+            ..ClaimerConfig::default()
+        };
+        adjust(&mut config);
         Claimer::new(
             Arc::new(ChainReader::new(rpc, Duration::from_millis(0))),
             self.facilitator().store().clone(),
             Arc::new(self.facilitator_key.insecure_clone()),
-            ClaimerConfig {
-                confirm_timeout: Duration::from_secs(10),
-                min_claim,
-                ..ClaimerConfig::default()
-            },
+            config,
         )
     }
 

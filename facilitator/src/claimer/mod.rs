@@ -1,8 +1,11 @@
 //! The background claimer: pays providers what accepted receipts owe them, in
 //! batches of one provider's allowances, with one delegate-signed attestation
-//! per transaction (`claim_batch`).
+//! per transaction (`claim_batch`): up to 27 per v0 transaction whose
+//! addresses come from the claimer's lookup tables ([`tables`]), or 8 per
+//! legacy transaction when a table is not usable yet ([`transactions`]).
 //!
-//! Costs: the claimer pays each claim transaction's fee, never rent. A
+//! Costs: the claimer pays each claim transaction's fee and never spends
+//! rent: its lookup tables hold a rent deposit that closing them returns. A
 //! provider without a token account for the mint is skipped (and told so by
 //! `GET /claims/{provider}`) until it creates one; a transaction is sent only
 //! when it pays at least the minimum claim.
@@ -14,31 +17,33 @@
 //! when it can no longer land. The program pays `cumulative - claimed`, so even
 //! a duplicate claim would pay nothing twice.
 
-use std::collections::{BTreeMap, HashSet};
+mod batches;
+mod outcomes;
+pub mod tables;
+pub mod transactions;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anchor_lang::{InstructionData, ToAccountMetas};
-use paytab::receipt::BatchAttestation;
 use paytab_protocol::clock::unix_now;
 use solana_commitment_config::CommitmentConfig;
-use solana_instruction::{AccountMeta, Instruction};
 use solana_keypair::Keypair;
-use solana_message::Message;
+use solana_message::AddressLookupTableAccount;
 use solana_pubkey::Pubkey;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_signature::Signature;
 use solana_signer::Signer;
-use solana_transaction::Transaction;
+use solana_transaction::versioned::VersionedTransaction;
 use tokio::sync::watch;
+
+use batches::{by_table, tables_holding};
+pub use tables::{LookupTables, TableConfig};
+pub use transactions::{claim_instructions, ClaimTarget, MAX_LEGACY_BATCH, MAX_LOOKUP_BATCH};
+use transactions::{entry_addresses, legacy_claim, lookup_claim, provider_token};
 
 use crate::chain::ChainReader;
 use crate::escrow::rules::claimable_limit;
 use crate::store::{ClaimEntry, ClaimRecord, ClaimStatus, Store, Unclaimed};
-
-/// Most allowances per claim transaction without an address lookup table: a
-/// legacy transaction of 8 entries is about 1,170 bytes of the 1,232 allowed.
-pub const MAX_LEGACY_BATCH: usize = 8;
 
 /// The default smallest total one claim transaction pays, raw units (0.01 of a
 /// six-decimal token): about 10,000 lamports of fees are spent per transaction.
@@ -52,7 +57,8 @@ const URGENT_WITHIN_SECS: i64 = 3_600;
 pub struct ClaimerConfig {
     /// Time between rounds.
     pub interval: Duration,
-    /// Allowances per transaction (1..=8).
+    /// Allowances per transaction (1..=27 with lookup tables; legacy
+    /// transactions take at most 8).
     pub max_batch: usize,
     /// Smallest total a claim transaction pays, raw units.
     pub min_claim: u64,
@@ -60,16 +66,19 @@ pub struct ClaimerConfig {
     pub attestation_ttl_secs: i64,
     /// How long to wait for a sent claim before looking again next round.
     pub confirm_timeout: Duration,
+    /// Claims use address lookup tables (`None`: legacy transactions only).
+    pub lookup_tables: Option<TableConfig>,
 }
 
 impl Default for ClaimerConfig {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(30),
-            max_batch: MAX_LEGACY_BATCH,
+            max_batch: MAX_LOOKUP_BATCH,
             min_claim: DEFAULT_MIN_CLAIM,
             attestation_ttl_secs: 300,
             confirm_timeout: Duration::from_secs(30),
+            lookup_tables: Some(TableConfig::default()),
         }
     }
 }
@@ -91,6 +100,18 @@ pub struct ClaimRound {
     pub below_minimum: usize,
     /// Nothing was done: another facilitator on this database leads claim rounds.
     pub led_elsewhere: bool,
+    /// Claim transactions sent as v0 with lookup tables.
+    pub lookup_claims: usize,
+    /// Claim transactions sent as legacy transactions.
+    pub legacy_claims: usize,
+    /// Lookup tables created.
+    pub tables_created: usize,
+    /// Transactions that created, extended, deactivated or closed tables.
+    pub table_transactions: usize,
+    /// Lookup tables closed.
+    pub tables_closed: usize,
+    /// Lamports of rent the closed tables returned.
+    pub table_rent_recovered: u64,
 }
 
 /// A claim round could not finish.
@@ -117,6 +138,7 @@ pub struct Claimer {
     store: Store,
     delegate: Arc<Keypair>,
     config: ClaimerConfig,
+    tables: Option<Arc<LookupTables>>,
     round: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -128,12 +150,22 @@ impl Claimer {
         delegate: Arc<Keypair>,
         config: ClaimerConfig,
     ) -> Self {
+        let rpc = chain.rpc().clone();
+        let tables = config.lookup_tables.map(|tables| {
+            Arc::new(LookupTables::new(
+                rpc.clone(),
+                store.clone(),
+                delegate.clone(),
+                tables,
+            ))
+        });
         Self {
-            rpc: chain.rpc().clone(),
+            rpc,
             chain,
             store,
             delegate,
             config,
+            tables,
             round: Arc::default(),
         }
     }
@@ -191,6 +223,7 @@ impl Claimer {
                 .or_default()
                 .push(entry);
         }
+        let mut ready = Vec::with_capacity(groups.len());
         for ((provider, mint), entries) in groups {
             let token_program = self.token_program(&mint).await?;
             if !self
@@ -208,9 +241,32 @@ impl Claimer {
                 mint,
                 token_program,
             };
-            for chunk in entries.chunks(self.config.max_batch.clamp(1, MAX_LEGACY_BATCH)) {
-                self.claim_chunk(&target, chunk, &mut round).await?;
+            ready.push((target, entries));
+        }
+        let tables = match &self.tables {
+            Some(tables) if !ready.is_empty() => {
+                let needed: Vec<Pubkey> = ready
+                    .iter()
+                    .flat_map(|(_, entries)| entry_addresses(entries))
+                    .collect();
+                tables.prepare(&needed, &mut round).await
             }
+            _ => Vec::new(),
+        };
+        let lookup_batch = self.config.max_batch.clamp(1, MAX_LOOKUP_BATCH);
+        let legacy_batch = self.config.max_batch.clamp(1, MAX_LEGACY_BATCH);
+        for (target, entries) in ready {
+            let (covered, rest) = by_table(entries, &tables);
+            for chunk in covered.chunks(lookup_batch) {
+                self.claim_chunk(&target, chunk, &tables, &mut round)
+                    .await?;
+            }
+            for chunk in rest.chunks(legacy_batch) {
+                self.claim_chunk(&target, chunk, &[], &mut round).await?;
+            }
+        }
+        if let Some(tables) = &self.tables {
+            tables.retire_idle(&mut round).await;
         }
         Ok(round)
     }
@@ -234,39 +290,14 @@ impl Claimer {
             .is_some())
     }
 
-    /// Looks up every pending claim; returns the allowances still in flight.
-    async fn resolve_pending(&self, round: &mut ClaimRound) -> Result<HashSet<Pubkey>, ClaimError> {
-        let mut in_flight = HashSet::new();
-        let pending = self.store.claims_with_status(ClaimStatus::Pending).await?;
-        if pending.is_empty() {
-            return Ok(in_flight);
-        }
-        let height = self.rpc.get_block_height().await.map_err(rpc_error)?;
-        for claim in pending {
-            let signature: Signature = claim
-                .signature
-                .parse()
-                .map_err(|_| ClaimError::Rpc(format!("stored signature {}", claim.signature)))?;
-            match self.lookup(&signature).await? {
-                Some(Ok(())) => self.confirmed(&claim, round).await?,
-                Some(Err(error)) => self.failed(&claim, &error, round).await?,
-                None if height > claim.last_valid_block_height => {
-                    self.store
-                        .finish_claim(&claim.signature, ClaimStatus::Expired, None, &[])
-                        .await?;
-                    round.expired += 1;
-                }
-                None => in_flight.extend(claim.entries.iter().map(|entry| entry.allowance)),
-            }
-        }
-        Ok(in_flight)
-    }
-
-    /// Claims one provider's chunk of allowances in one transaction.
+    /// Claims one provider's chunk of allowances: in one v0 transaction
+    /// when `tables` hold their addresses and it fits, else in legacy
+    /// transactions of up to 8.
     async fn claim_chunk(
         &self,
         target: &ClaimTarget,
         chunk: &[Unclaimed],
+        tables: &[AddressLookupTableAccount],
         round: &mut ClaimRound,
     ) -> Result<(), ClaimError> {
         let (entries, urgent) = self.claimable_entries(chunk).await?;
@@ -280,20 +311,61 @@ impl Claimer {
             round.below_minimum += 1;
             return Ok(());
         }
-        let instructions = claim_instructions(
-            &self.delegate,
-            target,
-            &entries,
-            unix_now() + self.config.attestation_ttl_secs,
-        );
+        let expires_at = unix_now() + self.config.attestation_ttl_secs;
         let (blockhash, last_valid_block_height) = self
             .rpc
             .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
             .await
             .map_err(rpc_error)?;
-        let message =
-            Message::new_with_blockhash(&instructions, Some(&self.delegate.pubkey()), &blockhash);
-        let transaction = Transaction::new(&[self.delegate.as_ref()], message, blockhash);
+        if !tables.is_empty() {
+            let used = tables_holding(&entries, tables);
+            let instructions = claim_instructions(&self.delegate, target, &entries, expires_at);
+            if let Some(transaction) = lookup_claim(
+                &self.delegate,
+                &instructions,
+                entries.len(),
+                &used,
+                blockhash,
+            ) {
+                if let Some(tables) = &self.tables {
+                    tables.touch(&used).await;
+                }
+                round.lookup_claims += 1;
+                return self
+                    .send_claim(
+                        target,
+                        &entries,
+                        transaction,
+                        last_valid_block_height,
+                        round,
+                    )
+                    .await;
+            }
+            tracing::warn!(
+                entries = entries.len(),
+                "claim does not fit one v0 transaction; sending legacy transactions"
+            );
+        }
+        for part in entries.chunks(MAX_LEGACY_BATCH) {
+            let instructions = claim_instructions(&self.delegate, target, part, expires_at);
+            let transaction = legacy_claim(&self.delegate, &instructions, blockhash);
+            round.legacy_claims += 1;
+            self.send_claim(target, part, transaction, last_valid_block_height, round)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a claim transaction, sends it and waits (up to the confirm
+    /// timeout) for its outcome; one left unknown is looked up next round.
+    async fn send_claim(
+        &self,
+        target: &ClaimTarget,
+        entries: &[Unclaimed],
+        transaction: VersionedTransaction,
+        last_valid_block_height: u64,
+        round: &mut ClaimRound,
+    ) -> Result<(), ClaimError> {
         let signature = transaction.signatures.first().copied().unwrap_or_default();
         let claim = ClaimRecord {
             signature: signature.to_string(),
@@ -389,139 +461,4 @@ impl Claimer {
         let account = self.rpc.get_account(mint).await.map_err(rpc_error)?;
         Ok(account.owner)
     }
-
-    /// The transaction's outcome if it landed: `Ok` on success, the error text otherwise.
-    async fn lookup(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), String>>, ClaimError> {
-        let statuses = self
-            .rpc
-            .get_signature_statuses(&[*signature])
-            .await
-            .map_err(rpc_error)?;
-        Ok(match statuses.value.into_iter().next().flatten() {
-            Some(status) if status.err.is_some() => {
-                Some(Err(status.err.map(|e| e.to_string()).unwrap_or_default()))
-            }
-            Some(status) if status.satisfies_commitment(CommitmentConfig::confirmed()) => {
-                Some(Ok(()))
-            }
-            _ => None,
-        })
-    }
-
-    /// Records a confirmed claim. Each entry paid its attested cumulative
-    /// less what was claimed when it was signed (no other claim of that
-    /// allowance is in flight meanwhile), so recording it again after a
-    /// leader died half-way through counts nothing twice.
-    async fn confirmed(
-        &self,
-        claim: &ClaimRecord,
-        round: &mut ClaimRound,
-    ) -> Result<(), ClaimError> {
-        let mut paid = Vec::with_capacity(claim.entries.len());
-        for entry in &claim.entries {
-            let after = match self.chain.allowance(&entry.allowance, true).await {
-                Ok(Some(state)) if state.allowance.generation == entry.generation => {
-                    state.allowance.claimed
-                }
-                _ => entry.cumulative,
-            };
-            self.store
-                .set_claimed(&entry.allowance, entry.generation, after)
-                .await?;
-            let amount = entry.cumulative.saturating_sub(entry.claimed_before);
-            round.paid = round.paid.saturating_add(amount);
-            paid.push((entry.allowance, amount));
-        }
-        self.store
-            .finish_claim(&claim.signature, ClaimStatus::Confirmed, None, &paid)
-            .await?;
-        round.confirmed += 1;
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        claim: &ClaimRecord,
-        error: &str,
-        round: &mut ClaimRound,
-    ) -> Result<(), ClaimError> {
-        tracing::warn!(signature = %claim.signature, %error, "claim failed");
-        for entry in &claim.entries {
-            self.chain.forget(&entry.allowance);
-        }
-        self.store
-            .finish_claim(&claim.signature, ClaimStatus::Failed, Some(error), &[])
-            .await?;
-        round.failed += 1;
-        Ok(())
-    }
-}
-
-/// Whom a batch pays, in which token.
-#[derive(Debug, Clone, Copy)]
-pub struct ClaimTarget {
-    /// The provider.
-    pub provider: Pubkey,
-    /// The mint.
-    pub mint: Pubkey,
-    /// The mint's token program.
-    pub token_program: Pubkey,
-}
-
-fn provider_token(provider: Pubkey, mint: Pubkey, token_program: Pubkey) -> Pubkey {
-    spl_associated_token_account_interface::address::get_associated_token_address_with_program_id(
-        &provider,
-        &mint,
-        &token_program,
-    )
-}
-
-/// The instructions of one batch claim: the Ed25519 check of the attestation,
-/// then `claim_batch` (the check must come immediately before the claim).
-pub fn claim_instructions(
-    delegate: &Keypair,
-    target: &ClaimTarget,
-    entries: &[Unclaimed],
-    expires_at: i64,
-) -> Vec<Instruction> {
-    let ClaimTarget {
-        provider,
-        mint,
-        token_program,
-    } = *target;
-    let provider_token = provider_token(provider, mint, token_program);
-    let mut instructions = Vec::with_capacity(2);
-    let attested: Vec<(Pubkey, u64, u64)> = entries
-        .iter()
-        .map(|entry| (entry.allowance, entry.generation, entry.accepted))
-        .collect();
-    let message = BatchAttestation::encode(expires_at, &attested);
-    let signature = delegate.sign_message(&message);
-    let verify = solana_ed25519_program::new_ed25519_instruction_with_signature(
-        &message,
-        &signature.into(),
-        &delegate.pubkey().to_bytes(),
-    );
-    let mut accounts = paytab::accounts::ClaimBatch {
-        mint,
-        provider_token,
-        vault_authority: paytab::pda::vault_authority(),
-        token_program,
-        instructions: solana_sdk_ids::sysvar::instructions::ID,
-    }
-    .to_account_metas(None);
-    for entry in entries {
-        accounts.push(AccountMeta::new(entry.allowance, false));
-        accounts.push(AccountMeta::new(entry.vault, false));
-    }
-    instructions.push(verify);
-    instructions.push(Instruction {
-        program_id: paytab::ID,
-        accounts,
-        data: paytab::instruction::ClaimBatch {}.data(),
-    });
-    instructions
 }
