@@ -327,8 +327,6 @@ fn main() {
             CommitmentConfig::confirmed(),
         ));
         let chain = Arc::new(ChainReader::new(rpc, Duration::from_secs(3_600)));
-        let (committer, _writer) =
-            Committer::start(store.clone(), DEFAULT_MAX_BATCH, Arc::default());
         let proofs = Arc::new(ProofIssuer::new(
             vec![ProofKey {
                 signing_key: ed25519_dalek::SigningKey::from_bytes(
@@ -340,6 +338,12 @@ fn main() {
             setup.localnet.info().network.clone(),
             300,
         ));
+        let (committer, _writer) = Committer::start(
+            store.clone(),
+            proofs.clone(),
+            DEFAULT_MAX_BATCH,
+            Arc::default(),
+        );
         let scheme = Arc::new(EscrowScheme::new(
             chain,
             store,

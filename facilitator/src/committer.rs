@@ -1,17 +1,23 @@
-//! Group commit: settles from many requests share one durable transaction.
+//! Group commit: settles from many requests share one durable transaction
+//! and one proof signature.
 //!
 //! Each accepted receipt is handed to one writer task, which drains whatever
-//! has queued up (up to a batch limit), commits it all in one database
-//! transaction, and only then answers every waiting request. One fsync then
-//! serves many receipts, and no receipt is answered before it is durable.
-//! Whether the last commit failed is kept in [`WriteHealth`] for readiness.
+//! has queued up (up to a batch limit), signs their proofs as batches of up
+//! to 64 under one signature each, commits it all in one database
+//! transaction, and only then answers every waiting request. One fsync and
+//! one signature then serve many receipts, and no receipt is answered before
+//! it is durable. Whether the last commit failed is kept in [`WriteHealth`]
+//! for readiness.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use paytab_protocol::clock::unix_now;
+use paytab_protocol::proof::Proof;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::proofs::ProofIssuer;
 use crate::store::{AcceptedReceipt, Store};
 
 /// Most receipts committed in one transaction.
@@ -57,7 +63,8 @@ impl WriteHealth {
 
 struct Job {
     receipt: AcceptedReceipt,
-    done: oneshot::Sender<Result<bool, CommitError>>,
+    proof: Proof,
+    done: oneshot::Sender<Result<Option<String>, CommitError>>,
 }
 
 /// Handle to the writer task.
@@ -75,25 +82,35 @@ impl std::fmt::Debug for Job {
 }
 
 impl Committer {
-    /// Starts the writer task over `store`, reporting each commit to `health`.
+    /// Starts the writer task over `store`, signing proofs with `proofs`
+    /// and reporting each commit to `health`.
     pub fn start(
         store: Store,
+        proofs: Arc<ProofIssuer>,
         max_batch: usize,
         health: Arc<WriteHealth>,
     ) -> (Self, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(max_batch.max(1) * 4);
-        let task = tokio::spawn(run(store, queue, max_batch.max(1), health));
+        let task = tokio::spawn(run(store, proofs, queue, max_batch.max(1), health));
         (Self { jobs }, task)
     }
 
-    /// Stores `receipt` durably; returns once it is committed: `true` if it
-    /// was stored, `false` if its allowance's watermark had moved on from the
-    /// one it was checked against (another facilitator accepted a receipt
-    /// there first).
-    pub async fn commit(&self, receipt: AcceptedReceipt) -> Result<bool, CommitError> {
+    /// Signs `proof` and stores `receipt` with it durably; returns once it
+    /// is committed: the proof's token if it was stored, `None` if its
+    /// allowance's watermark had moved on from the one it was checked against
+    /// (another facilitator accepted a receipt there first).
+    pub async fn commit(
+        &self,
+        receipt: AcceptedReceipt,
+        proof: Proof,
+    ) -> Result<Option<String>, CommitError> {
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job { receipt, done })
+            .send(Job {
+                receipt,
+                proof,
+                done,
+            })
             .await
             .map_err(|_| CommitError::stopped("the writer has stopped"))?;
         answer
@@ -104,6 +121,7 @@ impl Committer {
 
 async fn run(
     store: Store,
+    proofs: Arc<ProofIssuer>,
     mut queue: mpsc::Receiver<Job>,
     max_batch: usize,
     health: Arc<WriteHealth>,
@@ -117,8 +135,22 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (receipts, waiters): (Vec<_>, Vec<_>) =
+        let unsigned: Vec<Proof> = jobs.iter().map(|job| job.proof.clone()).collect();
+        let (mut receipts, waiters): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|job| (job.receipt, job.done)).unzip();
+        let tokens = match proofs.sign_batch(&unsigned, unix_now()) {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                tracing::error!(%error, receipts = receipts.len(), "proofs not signed; nothing stored");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(CommitError::stopped(&error.to_string())));
+                }
+                continue;
+            }
+        };
+        for (receipt, token) in receipts.iter_mut().zip(&tokens) {
+            receipt.proof = token.clone();
+        }
         let outcome = store
             .commit_receipts(&receipts)
             .await
@@ -132,8 +164,8 @@ async fn run(
         }
         match outcome {
             Ok(stored) => {
-                for (waiter, stored) in waiters.into_iter().zip(stored) {
-                    let _ = waiter.send(Ok(stored));
+                for ((waiter, stored), token) in waiters.into_iter().zip(stored).zip(tokens) {
+                    let _ = waiter.send(Ok(stored.then_some(token)));
                 }
             }
             Err(error) => {

@@ -10,6 +10,7 @@ use std::sync::RwLock;
 use ed25519_dalek::SigningKey;
 use paytab_protocol::keys::{KeySet, PublishedKey};
 use paytab_protocol::proof::{Binding, Proof, Scheme, Settlement};
+use paytab_protocol::proof_batch;
 use rand::RngCore;
 use solana_pubkey::Pubkey;
 
@@ -95,6 +96,28 @@ impl ProofIssuer {
 
     /// Signs a proof of `claim` at `now` with the newest key valid then.
     pub fn issue(&self, claim: ProofClaim, now: i64) -> Result<String, NoSigningKey> {
+        let proof = self.prepare(claim, now);
+        self.with_key(now, |key| proof.sign(key).map_err(|_| NoSigningKey(now)))
+    }
+
+    /// Signs `proofs` at `now` as batches of up to 64 under one signature
+    /// each (a batch of one is a single proof): one token per proof, in order.
+    pub fn sign_batch(&self, proofs: &[Proof], now: i64) -> Result<Vec<String>, NoSigningKey> {
+        self.with_key(now, |key| {
+            let mut tokens = Vec::with_capacity(proofs.len());
+            for batch in proofs.chunks(proof_batch::MAX_BATCH) {
+                tokens.extend(proof_batch::sign_batch(batch, key).map_err(|_| NoSigningKey(now))?);
+            }
+            Ok(tokens)
+        })
+    }
+
+    /// Runs `sign` with the newest key valid at `now`.
+    fn with_key<T>(
+        &self,
+        now: i64,
+        sign: impl FnOnce(&SigningKey) -> Result<T, NoSigningKey>,
+    ) -> Result<T, NoSigningKey> {
         let keys = self
             .keys
             .read()
@@ -104,10 +127,16 @@ impl ProofIssuer {
             .filter(|key| key.not_before <= now && key.not_after.is_none_or(|end| now < end))
             .max_by_key(|key| key.not_before)
             .ok_or(NoSigningKey(now))?;
+        sign(&key.signing_key)
+    }
+
+    /// The proof of `claim` at `now`, with a fresh id, to be signed (its key
+    /// id is set when it is).
+    pub fn prepare(&self, claim: ProofClaim, now: i64) -> Proof {
         let mut id = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut id);
-        let proof = Proof {
-            key_id: paytab_protocol::keys::KeyId::of(&key.signing_key.verifying_key()),
+        Proof {
+            key_id: paytab_protocol::keys::KeyId([0; 8]),
             scheme: claim.scheme,
             network: self.network.clone(),
             payer: claim.payer,
@@ -119,8 +148,7 @@ impl ProofIssuer {
             expires_at: now.saturating_add(self.ttl_secs),
             id,
             settlement: claim.settlement,
-        };
-        proof.sign(&key.signing_key).map_err(|_| NoSigningKey(now))
+        }
     }
 }
 

@@ -110,8 +110,12 @@ impl Facilitator {
         ));
         let chain = Arc::new(ChainReader::new(rpc.clone(), settings.chain_cache_ttl));
         let writes = Arc::new(WriteHealth::default());
-        let (committer, committer_task) =
-            Committer::start(store.clone(), DEFAULT_MAX_BATCH, writes.clone());
+        let (committer, committer_task) = Committer::start(
+            store.clone(),
+            proofs.clone(),
+            DEFAULT_MAX_BATCH,
+            writes.clone(),
+        );
         let signatures =
             Arc::new(
                 SignatureChecker::start().map_err(|source| StartError::Bind {

@@ -28,7 +28,7 @@ pub struct Priced<'a> {
     /// MIME type of the response.
     pub mime_type: &'a str,
     /// The route's x402 bazaar extension, if any.
-    pub bazaar: Option<&'a Value>,
+    pub bazaar: Option<&'a std::sync::Arc<Value>>,
 }
 
 fn scheme_name(scheme: PayScheme) -> Option<&'static str> {
@@ -91,7 +91,7 @@ pub fn payment_required_v2(priced: &Priced, error: &str) -> Value {
         "accepts": requirements_v2(priced),
     });
     if let Some(bazaar) = priced.bazaar {
-        required["extensions"] = json!({"bazaar": bazaar});
+        required["extensions"] = json!({"bazaar": bazaar.as_ref()});
     }
     required
 }

@@ -1,9 +1,11 @@
 //! The fast path: a facilitator proof checked locally, with no network call —
-//! one signature verification, a time check, the binding and the route's
-//! terms. That it is used once is the reservations' job.
+//! one signature verification (one per batch for batch tokens whose root
+//! verified before), a time check, the binding and the route's terms. That
+//! it is used once is the reservations' job.
 
 use paytab_protocol::keys::KeySet;
 use paytab_protocol::proof::{Binding, Proof, ProofError, Scheme};
+use paytab_protocol::proof_batch::VerifiedRoots;
 
 use crate::config::{PayScheme, PaymentTerms};
 
@@ -49,15 +51,17 @@ pub enum ProofRefusal {
     Scheme,
 }
 
-/// Checks `token`'s signature, time window and terms for the request
-/// described by `expected` at `now`. The replay lookup is the caller's.
+/// Checks `token`'s signature (skipped for a batch whose root is in
+/// `roots`), time window and terms for the request described by `expected`
+/// at `now`. The replay lookup is the caller's.
 pub fn check_signed(
     token: &str,
     keys: &KeySet,
+    roots: Option<&VerifiedRoots>,
     expected: &Expected,
     now: i64,
 ) -> Result<Proof, ProofRefusal> {
-    let proof = Proof::verify(token, keys, now)?;
+    let proof = Proof::verify_with(token, keys, now, roots)?;
     check_terms(&proof, expected)?;
     Ok(proof)
 }
@@ -154,7 +158,7 @@ mod tests {
             price: 10_000,
             binding: Binding::request("GET", URL),
         };
-        check_signed(token, &keys(), &expected, NOW + 1)
+        check_signed(token, &keys(), None, &expected, NOW + 1)
     }
 
     #[test]

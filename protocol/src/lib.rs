@@ -25,6 +25,7 @@ pub mod networks;
 pub mod precomputed;
 pub mod private_file;
 pub mod proof;
+pub mod proof_batch;
 pub mod schemes;
 #[cfg(feature = "server")]
 pub mod server;

@@ -28,13 +28,16 @@ use sha2::{Digest, Sha256};
 use solana_pubkey::Pubkey;
 
 use crate::keys::{KeyId, KeySet};
+use crate::proof_batch::{self, VerifiedRoots, BATCH_MAGIC};
 
 /// First two bytes of a version-1 proof.
 pub const PROOF_MAGIC: [u8; 2] = [0x50, 0x10];
 /// Longest network id a proof carries.
 pub const MAX_NETWORK_LEN: usize = 64;
-/// Longest token accepted, in base64url characters (a proof is at most 373 bytes, 498 characters).
-pub const MAX_TOKEN_LEN: usize = 512;
+/// Longest token accepted, in base64url characters: a single proof is at
+/// most 373 bytes (498 characters), a batch token ([`crate::proof_batch`]) at
+/// most 576 (768 characters).
+pub const MAX_TOKEN_LEN: usize = 768;
 /// Clock skew tolerated for `issued_at` in the future, in seconds.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 30;
 
@@ -173,16 +176,46 @@ impl Proof {
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Checks a token: its form, its key, its signature and its time window.
-    /// What it pays for (amount, payee, binding, replay) is the caller's to check.
+    /// Checks a token (a single proof or a batch token): its form, its key,
+    /// its signature and its time window. What it pays for (amount, payee,
+    /// binding, replay) is the caller's to check.
     pub fn verify(token: &str, keys: &KeySet, now: i64) -> Result<Self, ProofError> {
-        let (proof, signed, signature) = Self::decode(token)?;
-        let key = keys
-            .valid_at(&proof.key_id, now)
-            .ok_or_else(|| ProofError::UnknownKey(proof.key_id.to_hex()))?;
-        if !key.verify(&signed, &signature) {
-            return Err(ProofError::BadSignature);
-        }
+        Self::verify_with(token, keys, now, None)
+    }
+
+    /// [`Proof::verify`], skipping the signature check of a batch whose root
+    /// is in `roots` (and adding the root once its signature verifies).
+    pub fn verify_with(
+        token: &str,
+        keys: &KeySet,
+        now: i64,
+        roots: Option<&VerifiedRoots>,
+    ) -> Result<Self, ProofError> {
+        let bytes = Self::token_bytes(token)?;
+        let proof = if bytes.starts_with(&BATCH_MAGIC) {
+            let (proof, root, signature) = proof_batch::decode(&bytes)?;
+            let key = keys
+                .valid_at(&proof.key_id, now)
+                .ok_or_else(|| ProofError::UnknownKey(proof.key_id.to_hex()))?;
+            if !roots.is_some_and(|roots| roots.contains(&proof.key_id, &root, &signature)) {
+                if !key.verify(&proof_batch::root_message(&root), &signature) {
+                    return Err(ProofError::BadSignature);
+                }
+                if let Some(roots) = roots {
+                    roots.insert(proof.key_id, root, signature);
+                }
+            }
+            proof
+        } else {
+            let (proof, signed, signature) = Self::split(&bytes)?;
+            let key = keys
+                .valid_at(&proof.key_id, now)
+                .ok_or_else(|| ProofError::UnknownKey(proof.key_id.to_hex()))?;
+            if !key.verify(signed, &signature) {
+                return Err(ProofError::BadSignature);
+            }
+            proof
+        };
         if now >= proof.expires_at {
             return Err(ProofError::Expired(proof.expires_at));
         }
@@ -192,26 +225,38 @@ impl Proof {
         Ok(proof)
     }
 
-    /// Parses a token without checking its signature: (proof, signed bytes, signature).
+    /// Parses a single-proof token without checking its signature:
+    /// (proof, signed bytes, signature).
     pub fn decode(token: &str) -> Result<(Self, Vec<u8>, Signature), ProofError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(ProofError::Malformed("token too long"));
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| ProofError::Malformed("not base64url"))?;
-        let split = bytes
-            .len()
-            .checked_sub(64)
-            .ok_or(ProofError::Malformed("too short"))?;
-        let (signed, signature) = bytes.split_at(split);
-        let signature = Signature::from_slice(signature)
-            .map_err(|_| ProofError::Malformed("bad signature bytes"))?;
-        let proof = Self::parse(signed)?;
+        let bytes = Self::token_bytes(token)?;
+        let (proof, signed, signature) = Self::split(&bytes)?;
         Ok((proof, signed.to_vec(), signature))
     }
 
-    fn unsigned_bytes(&self) -> Result<Vec<u8>, ProofError> {
+    /// A token's bytes; tokens over [`MAX_TOKEN_LEN`] are refused unread.
+    fn token_bytes(token: &str) -> Result<Vec<u8>, ProofError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(ProofError::Malformed("token too long"));
+        }
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| ProofError::Malformed("not base64url"))
+    }
+
+    /// A single proof's bytes split into the proof, its signed bytes and its signature.
+    fn split(bytes: &[u8]) -> Result<(Self, &[u8], Signature), ProofError> {
+        let at = bytes
+            .len()
+            .checked_sub(64)
+            .ok_or(ProofError::Malformed("too short"))?;
+        let (signed, signature) = bytes.split_at(at);
+        let signature = Signature::from_slice(signature)
+            .map_err(|_| ProofError::Malformed("bad signature bytes"))?;
+        Ok((Self::parse(signed)?, signed, signature))
+    }
+
+    /// The bytes a single proof's signature covers (and a batch's leaf).
+    pub(crate) fn unsigned_bytes(&self) -> Result<Vec<u8>, ProofError> {
         let network = self.network.as_bytes();
         if !(1..=MAX_NETWORK_LEN).contains(&network.len()) || !self.network.is_ascii() {
             return Err(ProofError::Malformed(
@@ -249,7 +294,7 @@ impl Proof {
         Ok(out)
     }
 
-    fn parse(bytes: &[u8]) -> Result<Self, ProofError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, ProofError> {
         let mut reader = Reader(bytes);
         if reader.take::<2>()? != PROOF_MAGIC {
             return Err(ProofError::Malformed("not a paytab proof (magic)"));
@@ -295,10 +340,10 @@ impl Proof {
 }
 
 /// Reads fixed-size fields off the front of a byte slice.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn slice(&mut self, len: usize) -> Result<&'a [u8], ProofError> {
+    pub(crate) fn slice(&mut self, len: usize) -> Result<&'a [u8], ProofError> {
         if self.0.len() < len {
             return Err(ProofError::Malformed("truncated"));
         }
@@ -307,13 +352,13 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], ProofError> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], ProofError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.slice(N)?);
         Ok(out)
     }
 
-    fn byte(&mut self) -> Result<u8, ProofError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, ProofError> {
         Ok(self.take::<1>()?[0])
     }
 }

@@ -213,7 +213,7 @@ fn malformed_tokens_get_a_clear_reason() {
     for (token, reason) in [
         ("", "too short"),
         ("%%%", "not base64url"),
-        (&"A".repeat(600), "token too long"),
+        (&"A".repeat(800), "token too long"),
     ] {
         assert_eq!(
             Proof::verify(token, &keys, NOW),
@@ -225,12 +225,12 @@ fn malformed_tokens_get_a_clear_reason() {
 
 proptest! {
     #[test]
-    fn arbitrary_tokens_never_panic(token in "[A-Za-z0-9_-]{0,520}") {
+    fn arbitrary_tokens_never_panic(token in "[A-Za-z0-9_-]{0,800}") {
         let _ = Proof::verify(&token, &keys_with(&[&key(7)]), NOW);
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         use base64::Engine;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let _ = Proof::decode(&token);

@@ -156,27 +156,24 @@ impl EscrowScheme {
         let payer = state.escrow.owner;
 
         let receipt = signed.receipt;
-        let proof = self
-            .proofs
-            .issue(
-                ProofClaim {
-                    scheme: Scheme::Escrow,
-                    payer,
-                    pay_to: terms.pay_to,
-                    asset: terms.asset,
-                    amount: terms.amount,
-                    binding: binding_for(
-                        request.binding.as_ref(),
-                        request.payment.resource.as_deref(),
-                    ),
-                    settlement: Settlement::Receipt {
-                        allowance: receipt.allowance,
-                        cumulative: receipt.cumulative,
-                    },
+        let unsigned = self.proofs.prepare(
+            ProofClaim {
+                scheme: Scheme::Escrow,
+                payer,
+                pay_to: terms.pay_to,
+                asset: terms.asset,
+                amount: terms.amount,
+                binding: binding_for(
+                    request.binding.as_ref(),
+                    request.payment.resource.as_deref(),
+                ),
+                settlement: Settlement::Receipt {
+                    allowance: receipt.allowance,
+                    cumulative: receipt.cumulative,
                 },
-                now,
-            )
-            .map_err(Rejection::settle_error)?;
+            },
+            now,
+        );
         let mut accepted = AcceptedReceipt {
             allowance: receipt.allowance,
             generation: receipt.generation,
@@ -187,7 +184,8 @@ impl EscrowScheme {
             payer,
             signer: signed.signer,
             signature: signed.signature_base58(),
-            proof: proof.clone(),
+            // Signed by the committer, with the other proofs of its batch.
+            proof: String::new(),
             accepted_at: now,
             escrow: state.allowance.escrow,
             provider: state.allowance.provider,
@@ -198,18 +196,21 @@ impl EscrowScheme {
         // another facilitator moved it first, the receipt is checked again
         // against the store (a duplicate or a stale count ends here).
         let mut attempts = 0;
-        while !self
-            .committer
-            .commit(accepted.clone())
-            .await
-            .map_err(commit_rejection)?
-        {
+        let proof = loop {
+            let committed = self
+                .committer
+                .commit(accepted.clone(), unsigned.clone())
+                .await
+                .map_err(commit_rejection)?;
+            if let Some(token) = committed {
+                break token;
+            }
             attempts += 1;
             accepted.prior = self
                 .recheck(&signed, &terms, &state, attempts)
                 .await
                 .map_err(|rejection| rejection.with_payer(payer))?;
-        }
+        };
         self.watermarks.set(
             receipt.allowance,
             Watermark {

@@ -38,7 +38,7 @@ pub struct AcceptedReceipt {
     pub signer: Pubkey,
     /// The receipt signature, base58.
     pub signature: String,
-    /// The proof returned for it.
+    /// The proof returned for it (signed by the committer with its batch).
     pub proof: String,
     /// Unix time of acceptance.
     pub accepted_at: i64,

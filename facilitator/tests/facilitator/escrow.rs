@@ -488,3 +488,46 @@ async fn an_offer_naming_another_program_is_refused() {
     assert!(stored.unwrap().is_none(), "nothing was accepted");
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn settles_committed_together_share_one_proof_signature_and_each_proof_verifies_alone() {
+    let world = World::start().await;
+    let provider = world.wallet(0).await;
+    let mut payers = Vec::new();
+    for _ in 0..12 {
+        payers.push(world.payer(&provider.pubkey(), Terms::default()).await);
+    }
+    let keys = published_keys(&world).await;
+    let mut shared = false;
+    // Rounds of twelve settles at once, until two land in one commit.
+    for _ in 0..10 {
+        let bodies: Vec<Value> = payers
+            .iter_mut()
+            .map(|payer| {
+                world.body(
+                    &world.escrow_requirement(&provider.pubkey(), PRICE),
+                    payer.next_receipt(PRICE),
+                )
+            })
+            .collect();
+        let answers =
+            futures_util::future::join_all(bodies.iter().map(|body| world.post("/settle", body)))
+                .await;
+        let mut roots = std::collections::HashMap::<[u8; 32], usize>::new();
+        for (_, answer) in &answers {
+            assert_eq!(answer["success"], true, "{answer}");
+            let token = answer["extensions"]["paytab"]["proof"].as_str().unwrap();
+            // Each proof verifies on its own, with no memory of other proofs.
+            Proof::verify(token, &keys, now()).unwrap();
+            if let Ok(root) = paytab_protocol::proof_batch::root_of(token) {
+                *roots.entry(root).or_default() += 1;
+            }
+        }
+        if roots.values().any(|count| *count > 1) {
+            shared = true;
+            break;
+        }
+    }
+    assert!(shared, "settles at once shared a commit and its signature");
+    world.shutdown().await;
+}

@@ -68,8 +68,9 @@ pub struct Route {
     pub description: String,
     /// A concrete path it matches, for discovery and catalog probes.
     pub example_path: Option<String>,
-    /// The x402 bazaar extension its 402s carry (priced routes).
-    pub bazaar: Option<serde_json::Value>,
+    /// The x402 bazaar extension its 402s carry (priced routes), shared with
+    /// every paid request in flight on the route.
+    pub bazaar: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// Where the upstream credential goes.
@@ -346,7 +347,7 @@ fn check_route(index: usize, route: &RouteFile) -> Result<Route, ConfigError> {
         example_path,
         bazaar: None,
     };
-    checked.bazaar = crate::discovery::bazaar_extension(&checked);
+    checked.bazaar = crate::discovery::bazaar_extension(&checked).map(std::sync::Arc::new);
     Ok(checked)
 }
 

@@ -32,6 +32,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Response, StatusCode};
 use paytab_protocol::keys::KeySet;
 use paytab_protocol::proof::{Binding, Proof};
+use paytab_protocol::proof_batch::VerifiedRoots;
 use serde_json::Value;
 use solana_pubkey::Pubkey;
 
@@ -121,7 +122,7 @@ pub(super) struct Sold {
     price: u64,
     description: String,
     mime_type: String,
-    bazaar: Option<Value>,
+    bazaar: Option<Arc<Value>>,
 }
 
 impl Sold {
@@ -171,6 +172,8 @@ pub struct Paywall {
     terms: PaymentTerms,
     public_url: String,
     keys: RwLock<KeySet>,
+    /// Roots of proof batches whose signature verified here.
+    roots: VerifiedRoots,
     /// Whether the facilitator issues proofs (paytab's `GET /keys`); a
     /// standard x402 facilitator does not.
     issues_proofs: bool,
@@ -201,6 +204,7 @@ impl Paywall {
             config,
             terms,
             keys: RwLock::new(keys),
+            roots: VerifiedRoots::default(),
             issues_proofs,
             reservations,
             facilitator,
@@ -411,7 +415,7 @@ impl Paywall {
             .keys
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        proof_check::check_signed(token, &keys, &expected, now)
+        proof_check::check_signed(token, &keys, Some(&self.roots), &expected, now)
     }
 
     /// Reserves `ids` for one request's lifetime.

@@ -423,3 +423,55 @@ async fn the_sdk_resends_the_same_receipt_after_a_lost_answer_and_pays_once() {
     assert_eq!(payer.ledger().history(10).await.unwrap().len(), 1);
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_proof_of_a_batch_buys_one_answer_and_a_changed_one_buys_none_once_its_root_is_verified(
+) {
+    use paytab_protocol::proof::Proof;
+    use paytab_protocol::proof_batch::sign_batch;
+
+    let mut world = World::start().await;
+    let url = world.url("/v1/slow/proof");
+    // A proof as the facilitator issues it, then a batch of three like it,
+    // signed by the facilitator's proof key as its group commit would.
+    let issued = world.proof_for("GET", &url).await;
+    let (model, _, _) = Proof::decode(&issued).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(world.facilitator_key.secret_bytes());
+    assert_eq!(
+        model.key_id,
+        paytab_protocol::KeyId::of(&key.verifying_key())
+    );
+    let batch: Vec<Proof> = (0..3u8)
+        .map(|index| Proof {
+            id: [0xb0 + index; 16],
+            ..model.clone()
+        })
+        .collect();
+    let tokens = sign_batch(&batch, &key).unwrap();
+
+    for token in &tokens[..2] {
+        let statuses = send_copies(&url, ("paytab-proof", token)).await;
+        assert_one_answer(&statuses);
+    }
+    assert_eq!(
+        world.served("/v1/slow/proof"),
+        2,
+        "one upstream call per proof"
+    );
+
+    // The third proof with its amount lowered: its path leads to another
+    // root, which no signature covers. The amount follows the leaf's magic,
+    // key id, scheme, network and three addresses.
+    let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&tokens[2])
+        .unwrap();
+    let at = 4 + 2 + 8 + 1 + 1 + model.network.len() + 3 * 32;
+    assert_eq!(bytes[at..at + 8], model.amount.to_le_bytes());
+    bytes[at] = bytes[at].wrapping_sub(1);
+    let changed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let refused = with_proof(&world, &url, &changed).await;
+    assert_eq!(refused.status(), 402);
+    assert_eq!(world.served("/v1/slow/proof"), 2);
+    let honest = with_proof(&world, &url, &tokens[2]).await;
+    assert_eq!(honest.status(), 200);
+}
