@@ -257,36 +257,22 @@ price = {PRICE}
             move |_, _| fetch(client.clone(), url.clone(), None),
         )
         .await;
-        let (client, url, tokens, next) = (
-            http.clone(),
-            paid.clone(),
-            proofs.clone(),
-            next_file.clone(),
-        );
-        let paid_rate = measure(
+        let paid_rate = paid_phase(
             &format!("round {round}: (c) gateway, paid route, proofs"),
-            clients,
-            seconds,
-            move |c, _| {
-                let token = tokens[c][next[c].fetch_add(1, Ordering::Relaxed) % per_client].clone();
-                fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))
-            },
+            (clients, seconds),
+            &http,
+            paid.clone(),
+            &proofs,
+            &next_file,
         )
         .await;
-        let (client, url, tokens, next) = (
-            http.clone(),
-            format!("{}/paid/quote", in_memory.url()),
-            proofs.clone(),
-            next_memory.clone(),
-        );
-        let memory_rate = measure(
+        let memory_rate = paid_phase(
             &format!("round {round}: (c') the same, used proofs in memory only"),
-            clients,
-            seconds,
-            move |c, _| {
-                let token = tokens[c][next[c].fetch_add(1, Ordering::Relaxed) % per_client].clone();
-                fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))
-            },
+            (clients, seconds),
+            &http,
+            format!("{}/paid/quote", in_memory.url()),
+            &proofs,
+            &next_memory,
         )
         .await;
         println!(
@@ -365,6 +351,24 @@ price = {PRICE}
     .await;
     gateway.shutdown().await;
     facilitator.shutdown().await;
+}
+
+/// One paid phase against `url`: each client presents its next unused proof.
+async fn paid_phase(
+    label: &str,
+    (clients, seconds): (usize, u64),
+    http: &reqwest::Client,
+    url: String,
+    proofs: &Arc<Vec<Vec<String>>>,
+    next: &Arc<Vec<AtomicUsize>>,
+) -> f64 {
+    let (client, tokens, next) = (http.clone(), proofs.clone(), next.clone());
+    measure(label, clients, seconds, move |c, _| {
+        let list = &tokens[c];
+        let token = list[next[c].fetch_add(1, Ordering::Relaxed) % list.len()].clone();
+        fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))
+    })
+    .await
 }
 
 /// The middle value of `values`.
