@@ -135,9 +135,14 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let unsigned: Vec<Proof> = jobs.iter().map(|job| job.proof.clone()).collect();
-        let (mut receipts, waiters): (Vec<_>, Vec<_>) =
-            jobs.drain(..).map(|job| (job.receipt, job.done)).unzip();
+        let mut unsigned: Vec<Proof> = Vec::with_capacity(jobs.len());
+        let mut receipts = Vec::with_capacity(jobs.len());
+        let mut waiters = Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            unsigned.push(job.proof);
+            receipts.push(job.receipt);
+            waiters.push(job.done);
+        }
         let tokens = match proofs.sign_batch(&unsigned, unix_now()) {
             Ok(tokens) => tokens,
             Err(error) => {
