@@ -4,8 +4,9 @@
 //! file), (c') the same with used proofs kept in memory only (tests' store: the
 //! file's cost), (d) the gateway on a paid route with the facilitator round
 //! trip (x402 `escrow` receipts, verify + settle). Then proof checks per second
-//! on one core. (b), (c) and (c') run in three rounds back to back, and the
-//! paid/free ratio is each round's and their median.
+//! on one core. (b), (c) and (c') then alternate in slices of one second
+//! (3 × SECONDS slices each): the paid/free ratio is that of their totals,
+//! and the median of the slices' ratios.
 //!
 //! The proofs of (c) are signed as the facilitator's group commit signs them
 //! with as many settles in flight as there are clients: in batches of one
@@ -48,8 +49,11 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
 
 const PRICE: u64 = 1_000;
-/// Rounds of free and paid phases measured back to back.
+/// Seconds of each kind of request in the paid/free comparison, per second
+/// of the phases measured on their own.
 const ROUNDS: usize = 3;
+/// One slice of the paid/free comparison.
+const SLICE: Duration = Duration::from_secs(1);
 /// Both gateways stand behind this URL, so one proof binds to either.
 const PUBLIC_URL: &str = "https://bench.example";
 
@@ -63,15 +67,69 @@ async fn upstream() -> SocketAddr {
     address
 }
 
-/// Runs `clients` loops of `request(client, n)` for `seconds`; prints the figures.
-async fn measure<F, Fut>(label: &str, clients: usize, seconds: u64, request: F) -> f64
+/// Latencies of one kind of request, over one or more slices of time.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    seconds: f64,
+    /// CPU time of the whole process (clients, gateways, upstream) meanwhile.
+    cpu_seconds: f64,
+}
+
+/// CPU time this process has used (all threads), seconds; 0 where unknown.
+fn process_cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat: user and system time in ticks of 1/100 s.
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+    };
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => 0.0,
+    }
+}
+
+impl Tally {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+
+    fn print(&mut self, label: &str) {
+        self.latencies.sort();
+        let at = |q: f64| {
+            let index = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
+            self.latencies[index].as_secs_f64() * 1e3
+        };
+        println!(
+            "{label}: {:.0} requests/s; p50 {:.2} ms, p99 {:.2} ms; {:.1} µs of CPU each ({} requests)",
+            self.rate(),
+            at(0.5),
+            at(0.99),
+            self.cpu_seconds * 1e6 / self.latencies.len() as f64,
+            self.latencies.len()
+        );
+    }
+}
+
+/// Runs `clients` loops of `request(client, n)` for `duration`, adding to
+/// `tally`; the rate of this slice.
+async fn slice<F, Fut>(tally: &mut Tally, clients: usize, duration: Duration, request: F) -> f64
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let request = Arc::new(request);
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let cpu_started = process_cpu_seconds();
     let mut tasks = Vec::new();
     for client in 0..clients {
         let request = request.clone();
@@ -87,21 +145,28 @@ where
             latencies
         }));
     }
-    let mut latencies = Vec::new();
+    let mut count = 0;
     for task in tasks {
-        latencies.extend(task.await.unwrap());
+        let latencies = task.await.unwrap();
+        count += latencies.len();
+        tally.latencies.extend(latencies);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let rate = latencies.len() as f64 / elapsed;
-    println!(
-        "{label}: {rate:.0} requests/s; p50 {:.2} ms, p99 {:.2} ms ({} requests)",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        latencies.len()
-    );
-    rate
+    tally.seconds += elapsed;
+    tally.cpu_seconds += process_cpu_seconds() - cpu_started;
+    count as f64 / elapsed
+}
+
+/// Runs `clients` loops of `request(client, n)` for `seconds`; prints the figures.
+async fn measure<F, Fut>(label: &str, clients: usize, seconds: u64, request: F) -> f64
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut tally = Tally::default();
+    slice(&mut tally, clients, Duration::from_secs(seconds), request).await;
+    tally.print(label);
+    tally.rate()
 }
 
 fn main() {
@@ -174,7 +239,7 @@ price = {PRICE}
         network = localnet.info().network,
         facilitator = facilitator.url(),
         fee_payer = facilitator_key.pubkey(),
-        state_file = dir.path().join("gateway.db").display(),
+        state_file = dir.path().join("gateway.state").display(),
     );
     let file: FileConfig = toml::from_str(&config).unwrap();
     let config = GatewayConfig::check(file, |name| {
@@ -204,9 +269,12 @@ price = {PRICE}
     let free = format!("{}/free/quote", gateway.url());
     let client = http.clone();
     let free_url = free.clone();
-    let free_rate = measure("(b) gateway, free route", clients, seconds, move |_, _| {
-        fetch(client.clone(), free_url.clone(), None)
-    })
+    let free_rate = measure(
+        "(b) gateway, free route, on its own",
+        clients,
+        seconds,
+        move |_, _| fetch(client.clone(), free_url.clone(), None),
+    )
     .await;
 
     // (c) Proofs signed before the clock starts, by the facilitator's proof key.
@@ -244,48 +312,43 @@ price = {PRICE}
     let next_memory: Arc<Vec<AtomicUsize>> =
         Arc::new((0..clients).map(|_| AtomicUsize::new(0)).collect());
 
-    // The machine is noisy: free and paid phases alternate, and each round's
-    // ratio compares phases measured back to back.
+    // The machine is noisy: free and paid requests alternate in slices of
+    // one second (in a rotating order), and each slice's ratio compares
+    // slices measured back to back.
+    let slices = seconds as usize * ROUNDS;
+    let mut tallies: [Tally; 3] = Default::default();
     let (mut file_ratios, mut memory_ratios) = (Vec::new(), Vec::new());
-    for round in 1..=ROUNDS {
-        let client = http.clone();
-        let url = free.clone();
-        let free_rate = measure(
-            &format!("round {round}: (b) gateway, free route"),
-            clients,
-            seconds,
-            move |_, _| fetch(client.clone(), url.clone(), None),
-        )
-        .await;
-        let paid_rate = paid_phase(
-            &format!("round {round}: (c) gateway, paid route, proofs"),
-            (clients, seconds),
-            &http,
-            paid.clone(),
-            &proofs,
-            &next_file,
-        )
-        .await;
-        let memory_rate = paid_phase(
-            &format!("round {round}: (c') the same, used proofs in memory only"),
-            (clients, seconds),
-            &http,
-            format!("{}/paid/quote", in_memory.url()),
-            &proofs,
-            &next_memory,
-        )
-        .await;
-        println!(
-            "    round {round}: paid / free = {:.2} (target >= 0.8); paid (memory) / free = {:.2}",
-            paid_rate / free_rate,
-            memory_rate / free_rate,
-        );
-        file_ratios.push(paid_rate / free_rate);
-        memory_ratios.push(memory_rate / free_rate);
+    let memory_paid = format!("{}/paid/quote", in_memory.url());
+    for index in 0..slices {
+        let mut rates = [0.0; 3];
+        for step in 0..3 {
+            let kind = (index + step) % 3;
+            let tally = &mut tallies[kind];
+            rates[kind] = match kind {
+                0 => {
+                    let (client, url) = (http.clone(), free.clone());
+                    slice(tally, clients, SLICE, move |_, _| {
+                        fetch(client.clone(), url.clone(), None)
+                    })
+                    .await
+                }
+                1 => paid_slice(tally, clients, &http, &paid, &proofs, &next_file).await,
+                _ => paid_slice(tally, clients, &http, &memory_paid, &proofs, &next_memory).await,
+            };
+        }
+        file_ratios.push(rates[1] / rates[0]);
+        memory_ratios.push(rates[2] / rates[0]);
     }
+    let [free_tally, file_tally, memory_tally] = &mut tallies;
+    free_tally.print("(b) gateway, free route, in slices");
+    file_tally.print("(c) gateway, paid route, proofs, in slices");
+    memory_tally.print("(c') the same, used proofs in memory only, in slices");
     println!(
-        "paid / free, median of {ROUNDS} rounds: {:.2} (target >= 0.8); used proofs in memory only: {:.2}",
+        "paid / free over {slices} slices of 1 s: {:.2} (target >= 0.8), median of the slices' ratios {:.2}; \
+         used proofs in memory only: {:.2}, median {:.2}",
+        file_tally.rate() / free_tally.rate(),
         median(&mut file_ratios),
+        memory_tally.rate() / free_tally.rate(),
         median(&mut memory_ratios),
     );
     in_memory.shutdown().await;
@@ -353,17 +416,17 @@ price = {PRICE}
     facilitator.shutdown().await;
 }
 
-/// One paid phase against `url`: each client presents its next unused proof.
-async fn paid_phase(
-    label: &str,
-    (clients, seconds): (usize, u64),
+/// One slice of paid requests to `url`: each client presents its next unused proof.
+async fn paid_slice(
+    tally: &mut Tally,
+    clients: usize,
     http: &reqwest::Client,
-    url: String,
+    url: &str,
     proofs: &Arc<Vec<Vec<String>>>,
     next: &Arc<Vec<AtomicUsize>>,
 ) -> f64 {
-    let (client, tokens, next) = (http.clone(), proofs.clone(), next.clone());
-    measure(label, clients, seconds, move |c, _| {
+    let (client, tokens, next, url) = (http.clone(), proofs.clone(), next.clone(), url.to_string());
+    slice(tally, clients, SLICE, move |c, _| {
         let list = &tokens[c];
         let token = list[next[c].fetch_add(1, Ordering::Relaxed) % list.len()].clone();
         fetch(client.clone(), url.clone(), Some(("paytab-proof", token)))

@@ -130,7 +130,7 @@ impl World {
             facilitator: &facilitator,
             facilitator_key: &facilitator_key,
             api_key: &api_key,
-            state_file: &dir.path().join("gateway.db"),
+            state_file: &dir.path().join("gateway.state"),
             upstream,
             provider: &provider.pubkey(),
         })?;

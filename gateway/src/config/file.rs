@@ -29,7 +29,8 @@ pub struct FileConfig {
     /// Redis URL: used payments shared by several gateways (instead of the state file).
     #[serde(default)]
     pub redis_url: Option<String>,
-    /// SQLite file keeping used payments across restarts (one gateway).
+    /// File keeping used payments across restarts (one gateway; segments
+    /// `<state_file>.N` lie beside it).
     #[serde(default = "default_state_file")]
     pub state_file: std::path::PathBuf,
     /// Environment variable holding the secret that keys MPP challenge ids.
@@ -199,7 +200,7 @@ fn default_upstream_timeout() -> u64 {
     30
 }
 fn default_state_file() -> std::path::PathBuf {
-    "paytab-gateway.db".into()
+    crate::reservations::DEFAULT_STATE_FILE.into()
 }
 fn default_header_read_timeout() -> u64 {
     10

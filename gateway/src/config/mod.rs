@@ -104,7 +104,7 @@ impl std::fmt::Debug for UpstreamAuth {
 /// Where the gateway keeps the payments it has used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateStore {
-    /// A SQLite file: one gateway, used payments survive a restart.
+    /// A state file: one gateway, used payments survive a restart.
     File(std::path::PathBuf),
     /// Redis, shared by several gateways.
     Redis(String),

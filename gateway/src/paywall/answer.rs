@@ -8,13 +8,15 @@
 //! taken as the proof, and the payment itself (not only its proof) is used
 //! up, so it can buy no second answer (nor recover a lost one).
 
+use std::fmt::Write as _;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Response};
 use paytab_protocol::clock::unix_now;
 use paytab_protocol::proof::{Proof, Settlement};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::respond::{response_header, with_header, V2_RESPONSE_HEADER};
+use super::respond::{response_header, with_header, V2_RESPONSE};
 use super::{Identities, Paying, Paywall, Refusal, Reply};
 use crate::{identity, mpp};
 
@@ -33,6 +35,16 @@ pub(super) struct Paid {
     payer: Option<String>,
     /// Until when what paid stays used (unix seconds).
     used_until: i64,
+}
+
+/// The x402 `SettlementResponse` of an answer paid without a facilitator's
+/// answer at hand (a proof).
+#[derive(serde::Serialize)]
+struct Settled<'a> {
+    success: bool,
+    transaction: &'a str,
+    network: &'a str,
+    payer: Option<&'a str>,
 }
 
 impl Paid {
@@ -179,17 +191,21 @@ impl Paywall {
             Reply::Proof | Reply::X402(_) => {
                 let header_name = match reply {
                     Reply::X402(version) => response_header(version),
-                    _ => V2_RESPONSE_HEADER,
+                    _ => V2_RESPONSE,
                 };
-                let settled = answer.unwrap_or_else(|| {
-                    json!({
-                        "success": true,
-                        "transaction": reference,
-                        "network": paid.network,
-                        "payer": paid.payer,
-                    })
-                });
-                with_header(response, header_name, &settled)
+                match &answer {
+                    Some(settled) => with_header(response, header_name, settled),
+                    None => with_header(
+                        response,
+                        header_name,
+                        &Settled {
+                            success: true,
+                            transaction: reference,
+                            network: &paid.network,
+                            payer: paid.payer.as_deref(),
+                        },
+                    ),
+                }
             }
         }
     }
@@ -213,6 +229,10 @@ fn settlement_reference(settlement: &Settlement) -> String {
         Settlement::Receipt {
             allowance,
             cumulative,
-        } => format!("{allowance}:{cumulative}"),
+        } => {
+            let mut reference = String::with_capacity(64);
+            let _ = write!(reference, "{allowance}:{cumulative}");
+            reference
+        }
     }
 }

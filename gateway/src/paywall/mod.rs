@@ -46,7 +46,7 @@ use crate::reservations::{PaymentId, Reservation, Reservations};
 use crate::target::Target;
 
 use answer::Paid;
-use respond::{not_charged, response_header, with_header, Challenges};
+use respond::{not_charged, response_header, with_header, Challenges, V2_RESPONSE};
 pub use respond::{
     problem, words, Refusal, V1_RESPONSE_HEADER, V2_REQUIRED_HEADER, V2_RESPONSE_HEADER,
 };
@@ -319,7 +319,7 @@ impl Paywall {
                 Reply::Mpp => response,
                 Reply::Proof => with_header(
                     response,
-                    V2_RESPONSE_HEADER,
+                    V2_RESPONSE,
                     &not_charged(&self.terms.network, "upstream_error"),
                 ),
                 Reply::X402(version) => with_header(

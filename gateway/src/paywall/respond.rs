@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use paytab_protocol::amount::format_units;
@@ -20,6 +20,10 @@ pub const V2_REQUIRED_HEADER: &str = "payment-required";
 pub const V2_RESPONSE_HEADER: &str = "payment-response";
 /// x402 v1 settlement header.
 pub const V1_RESPONSE_HEADER: &str = "x-payment-response";
+/// [`V2_RESPONSE_HEADER`], parsed once.
+pub const V2_RESPONSE: HeaderName = HeaderName::from_static(V2_RESPONSE_HEADER);
+/// [`V1_RESPONSE_HEADER`], parsed once.
+pub const V1_RESPONSE: HeaderName = HeaderName::from_static(V1_RESPONSE_HEADER);
 
 /// What a client is told about its money, in one place.
 pub mod words {
@@ -159,7 +163,7 @@ impl Refusal {
         if *self != Self::OutcomeUnknown {
             let name = match reply {
                 Reply::X402(version) => response_header(version),
-                Reply::Proof | Reply::Mpp => V2_RESPONSE_HEADER,
+                Reply::Proof | Reply::Mpp => V2_RESPONSE,
             };
             response = with_header(
                 response,
@@ -275,21 +279,29 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// Adds `name: base64(JSON value)`.
 pub fn with_header(
     mut response: Response<Body>,
-    name: &'static str,
-    value: &Value,
+    name: HeaderName,
+    value: &impl serde::Serialize,
 ) -> Response<Body> {
-    if let Ok(value) = HeaderValue::from_str(&STANDARD.encode(value.to_string())) {
+    // Sized for a settlement response: one allocation each for the JSON and
+    // its base64.
+    let mut json = Vec::with_capacity(320);
+    let value = serde_json::to_writer(&mut json, value).ok().and_then(|()| {
+        let mut encoded = String::with_capacity(json.len().div_ceil(3) * 4);
+        STANDARD.encode_string(&json, &mut encoded);
+        HeaderValue::try_from(encoded).ok()
+    });
+    if let Some(value) = value {
         response.headers_mut().insert(name, value);
     }
     response
 }
 
 /// The x402 settlement header of `version`.
-pub fn response_header(version: u8) -> &'static str {
+pub fn response_header(version: u8) -> HeaderName {
     if version == 1 {
-        V1_RESPONSE_HEADER
+        V1_RESPONSE
     } else {
-        V2_RESPONSE_HEADER
+        V2_RESPONSE
     }
 }
 

@@ -7,17 +7,19 @@
 //! reservation is released; when the answer is served, it is consumed and
 //! kept until the proof that paid for it expires.
 //!
-//! Three stores: in this process only (tests, benchmarks), an embedded file
+//! Three stores: in this process only (tests, benchmarks), a state file
 //! (the default: one gateway; consumed ids survive a restart) and Redis
 //! (several gateways share it).
 
 mod local;
 mod redis;
+mod used_log;
 
 use std::path::Path;
 
 pub use local::LocalReservations;
 pub use redis::RedisReservations;
+pub use used_log::DEFAULT_FILE as DEFAULT_STATE_FILE;
 
 /// A payment's identity: a domain-separated SHA-256 (see [`crate::identity`]).
 pub type PaymentId = [u8; 32];
@@ -52,7 +54,8 @@ impl Reservations {
         Self::Local(LocalReservations::memory())
     }
 
-    /// In memory, with consumed ids kept in the SQLite file at `path`.
+    /// In memory, with consumed ids kept in the state file at `path`
+    /// (an append-only log, ADR 0026; one gateway at a time).
     pub async fn file(path: &Path, now: i64) -> Result<Self, ReservationError> {
         Ok(Self::Local(LocalReservations::file(path, now).await?))
     }
@@ -91,7 +94,7 @@ impl Reservations {
     /// (file) or another gateway (Redis) sees them as used.
     pub async fn consume(&self, ids: &[PaymentId], until: i64) -> Result<(), ReservationError> {
         match self {
-            Self::Local(store) => store.consume(ids, until).await,
+            Self::Local(store) => store.consume(ids, until),
             Self::Redis(store) => store.consume(ids, until).await,
         }
     }
@@ -117,7 +120,7 @@ impl Reservations {
     /// Whether the store can be written now (readiness).
     pub async fn check(&self) -> Result<(), ReservationError> {
         match self {
-            Self::Local(store) => store.check().await,
+            Self::Local(store) => store.check(),
             Self::Redis(store) => store.check().await,
         }
     }
@@ -260,7 +263,7 @@ mod tests {
             Reservation::Reserved,
             "a stale reservation lapses"
         );
-        store.consume(&[[6; 32]], NOW + 20).await.unwrap();
+        store.consume(&[[6; 32]], NOW + 20).unwrap();
         assert_eq!(
             store.reserve(&[[6; 32]], NOW + 30, NOW + 19),
             Reservation::Used

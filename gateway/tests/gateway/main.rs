@@ -16,3 +16,4 @@ mod limits;
 mod one_answer;
 mod paths;
 mod paying;
+mod state_file;

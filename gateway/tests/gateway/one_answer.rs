@@ -1,7 +1,7 @@
 //! One payment buys one answer: whatever is done with a payment — 200 copies
 //! at once against a slow upstream, the proof a settlement returned presented
-//! again, a gateway restarted, a settlement whose answer was lost — exactly
-//! one paid answer comes out and the upstream runs once per paid answer.
+//! again, a settlement whose answer was lost — exactly one paid answer comes
+//! out (a restarted gateway and a full disk: `state_file.rs`) and the upstream runs once per paid answer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::paying::{
     charge_payment, decode_header, mpp_authorization, mpp_challenge_of, with_proof,
 };
 use crate::support::settle_cutter::SettleCutter;
-use crate::support::{Used, World, PRICE, ROUTES, SHARED_PUBLIC_URL};
+use crate::support::{World, PRICE, ROUTES};
 
 /// Copies of one payment sent at once.
 const COPIES: usize = 200;
@@ -173,39 +173,11 @@ async fn the_proof_returned_with_a_paid_answer_buys_nothing_more() {
 }
 
 #[tokio::test]
-async fn a_used_proof_stays_used_after_the_gateway_restarts() {
-    let mut world = World::start().await;
-    let used = Used::File(world.dir.path().join("restarted.db"));
-    let shared_url =
-        |gateway: &paytab_gateway::server::Gateway| format!("{}/v1/quotes/SOL", gateway.url());
-    // The gateway before and after the restart stands behind one public URL.
-    let proof = world
-        .proof_for("GET", &format!("{SHARED_PUBLIC_URL}/v1/quotes/SOL"))
-        .await;
-    let before = world
-        .another_gateway_at(used.clone(), SHARED_PUBLIC_URL)
-        .await;
-    let paid = with_proof(&world, shared_url(&before), &proof).await;
-    assert_eq!(paid.status(), 200);
-    before.shutdown().await;
-
-    let after = world.another_gateway_at(used, SHARED_PUBLIC_URL).await;
-    let replayed = with_proof(&world, shared_url(&after), &proof).await;
-    assert_eq!(
-        replayed.status(),
-        402,
-        "the used proof was kept in the gateway's file"
-    );
-    assert_eq!(world.served("/v1/quotes/SOL"), 1);
-    after.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_lost_settlement_answer_says_resend_and_the_same_payment_recovers_one_answer() {
     let mut world = World::start().await;
     let link = SettleCutter::start(&world.facilitator.url()).await;
     let gateway = world
-        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .another_gateway(world.fresh_state_file(), Some(&link.url), ROUTES)
         .await;
     let url = format!("{}/v1/quotes/SOL", gateway.url());
     let payment = world.payment_signature();
@@ -267,7 +239,7 @@ async fn a_facilitator_outage_is_503_nothing_charged_not_a_402_refusal() {
     let mut world = World::start().await;
     let link = SettleCutter::start(&world.facilitator.url()).await;
     let gateway = world
-        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .another_gateway(world.fresh_state_file(), Some(&link.url), ROUTES)
         .await;
     link.go_down();
     let url = format!("{}/v1/quotes/SOL", gateway.url());
@@ -297,7 +269,7 @@ async fn a_lost_exact_settlement_answer_is_recovered_without_a_second_transfer()
     let payer = exact_payer(&world).await;
     let link = SettleCutter::start(&world.facilitator.url()).await;
     let gateway = world
-        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .another_gateway(world.fresh_state_file(), Some(&link.url), ROUTES)
         .await;
     let url = format!("{}/v1/quotes/BTC", gateway.url());
     let payment = exact_header(&world, &url, &payer).await;
@@ -392,7 +364,7 @@ async fn the_sdk_resends_the_same_receipt_after_a_lost_answer_and_pays_once() {
     let world = World::start().await;
     let link = SettleCutter::start(&world.facilitator.url()).await;
     let gateway = world
-        .another_gateway(world.used_file(), Some(&link.url), ROUTES)
+        .another_gateway(world.fresh_state_file(), Some(&link.url), ROUTES)
         .await;
     let rpc = Arc::new(RpcClient::new_with_commitment(
         world.localnet.rpc_url(),

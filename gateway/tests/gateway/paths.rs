@@ -111,7 +111,7 @@ async fn check_matrix(world: &World, base: &str, catch_all: bool) {
 async fn a_target_is_matched_and_forwarded_as_one_canonical_path_or_refused() {
     let world = World::start().await;
     let plain = world
-        .another_gateway(world.used_file(), None, &routes(false))
+        .another_gateway(world.fresh_state_file(), None, &routes(false))
         .await;
     check_matrix(&world, &plain.url(), false).await;
     plain.shutdown().await;
@@ -121,7 +121,7 @@ async fn a_target_is_matched_and_forwarded_as_one_canonical_path_or_refused() {
 async fn a_free_catch_all_route_opens_no_path_to_a_priced_one() {
     let world = World::start().await;
     let open = world
-        .another_gateway(world.used_file(), None, &routes(true))
+        .another_gateway(world.fresh_state_file(), None, &routes(true))
         .await;
     check_matrix(&world, &open.url(), true).await;
     open.shutdown().await;
@@ -131,7 +131,7 @@ async fn a_free_catch_all_route_opens_no_path_to_a_priced_one() {
 async fn a_cheap_routes_payment_never_reaches_a_dearer_route() {
     let world = World::start().await;
     let gateway = world
-        .another_gateway(world.used_file(), None, &routes(false))
+        .another_gateway(world.fresh_state_file(), None, &routes(false))
         .await;
     // The 402 of a dot-segment path is never offered: nothing cheaper to pay.
     let (status, _) = raw_get(&gateway.url(), "/v1/cheap/../premium/report").await;

@@ -6,6 +6,8 @@
 
 pub mod settle_cutter;
 pub mod standard_facilitator;
+#[path = "../../../../facilitator/tests/facilitator/support/tiny_disk.rs"]
+pub mod tiny_disk;
 mod upstream;
 
 // The benchmark includes this module but sends no raw targets.
@@ -147,7 +149,7 @@ impl World {
         let provider = Keypair::new().pubkey();
         let used = match redis_url {
             Some(url) => Used::Redis(url.to_string()),
-            None => Used::File(dir.path().join("gateway.db")),
+            None => Used::File(dir.path().join("gateway.state")),
         };
         let gateway = start_gateway(GatewaySetup {
             network: &localnet.info().network,
@@ -226,16 +228,18 @@ impl World {
             fee_payer: self.facilitator_key.pubkey(),
             upstream: self.upstream,
             provider: self.provider,
-            used: self.used_file(),
+            used: self.fresh_state_file(),
             public_url: None,
             top: "",
             routes,
         }
     }
 
-    /// The file this world's first gateway keeps used payments in.
-    pub fn used_file(&self) -> Used {
-        Used::File(self.dir.path().join("gateway.db"))
+    /// A state file of its own for another gateway (one gateway per file).
+    pub fn fresh_state_file(&self) -> Used {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Used::File(self.dir.path().join(format!("gateway-{number}.state")))
     }
 
     /// How many requests the upstream served for `path` (and query).
