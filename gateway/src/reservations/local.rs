@@ -33,6 +33,9 @@ struct Entries {
 pub struct LocalReservations {
     entries: Mutex<Entries>,
     file: Option<UsedLog>,
+    /// The last readiness write: its second and its outcome. Readiness is
+    /// open to anyone, so it writes to the file at most once a second.
+    checked: Mutex<Option<(i64, Result<(), String>)>>,
 }
 
 impl LocalReservations {
@@ -41,6 +44,7 @@ impl LocalReservations {
         Self {
             entries: Mutex::default(),
             file: None,
+            checked: Mutex::default(),
         }
     }
 
@@ -62,6 +66,7 @@ impl LocalReservations {
         Ok(Self {
             entries: Mutex::new(entries),
             file: Some(file),
+            checked: Mutex::default(),
         })
     }
 
@@ -127,13 +132,25 @@ impl LocalReservations {
     }
 
     pub(super) fn check(&self) -> Result<(), ReservationError> {
-        match &self.file {
-            // A real write (of an id that is expired already): a full disk fails it.
-            Some(file) => {
-                let now = unix_now();
-                file.append(&[([0; 32], now)], now)
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let now = unix_now();
+        let mut checked = self
+            .checked
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some((at, outcome)) = &*checked {
+            if *at == now {
+                return outcome.clone().map_err(ReservationError);
             }
-            None => Ok(()),
         }
+        // A real write (of an id that is expired already): a full disk fails it.
+        let outcome = file.append(&[([0; 32], now)], now);
+        *checked = Some((
+            now,
+            outcome.as_ref().map_err(|error| error.0.clone()).copied(),
+        ));
+        outcome
     }
 }

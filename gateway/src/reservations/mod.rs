@@ -276,6 +276,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn readiness_probes_from_anyone_write_to_the_state_file_at_most_once_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.state");
+        let store = Reservations::file(&path, NOW).await.unwrap();
+        let started = std::time::Instant::now();
+        for _ in 0..1_000 {
+            store.check().await.unwrap();
+        }
+        let seconds = started.elapsed().as_secs() + 1;
+        let segment = dir.path().join("gateway.state.1");
+        let written = std::fs::metadata(&segment).unwrap().len();
+        assert!(
+            written <= 48 * (seconds + 1),
+            "{written} bytes for 1,000 probes in under {seconds} s"
+        );
+    }
+
+    #[tokio::test]
     async fn consumed_ids_in_a_file_survive_reopening_and_pending_ones_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("reservations.db");

@@ -46,29 +46,25 @@ async fn on_a_full_disk_a_paid_answer_is_withheld_with_503_and_its_proof_buys_on
         .another_gateway_at(Used::File(disk.path("gateway.state")), SHARED_PUBLIC_URL)
         .await;
     let url = format!("{}/v1/quotes/SOL", gateway.url());
-    let proof = world
-        .proof_for("GET", &format!("{SHARED_PUBLIC_URL}/v1/quotes/SOL"))
-        .await;
-    let ready = || async {
-        let response = world
-            .http
-            .get(format!("{}/readyz", gateway.url()))
-            .send()
-            .await
-            .unwrap();
-        response.status().as_u16()
-    };
-    assert_eq!(ready().await, 200);
+    let public_url = format!("{SHARED_PUBLIC_URL}/v1/quotes/SOL");
+    let ready_url = format!("{}/readyz", gateway.url());
+    assert_eq!(status_of(&world, &ready_url).await, 200);
 
-    // Readiness writes a record each time: fill the disk, then write until
-    // the file's last page is full too.
+    // Fill the disk, then pay until the state file's last page is full too.
     disk.fill(0);
-    let mut probes = 0;
-    while ready().await == 200 {
-        probes += 1;
-        assert!(probes < 1_000, "the state file never ran out of room");
+    let mut answered = 0;
+    loop {
+        let proof = world.proof_for("GET", &public_url).await;
+        match with_proof(&world, &url, &proof).await.status().as_u16() {
+            200 => answered += 1,
+            503 => break,
+            other => panic!("unexpected {other}"),
+        }
+        assert!(answered < 1_000, "the state file never ran out of room");
     }
 
+    let proof = world.proof_for("GET", &public_url).await;
+    let served_before = world.served("/v1/quotes/SOL");
     let statuses = send_copies(&url, ("paytab-proof", &proof)).await;
     assert_eq!(
         statuses.get(&200),
@@ -83,7 +79,7 @@ async fn on_a_full_disk_a_paid_answer_is_withheld_with_503_and_its_proof_buys_on
         "every copy was refused as unrecordable or in flight: {statuses:?}"
     );
     assert_eq!(
-        world.served("/v1/quotes/SOL"),
+        world.served("/v1/quotes/SOL") - served_before,
         unavailable,
         "the upstream ran once per withheld answer, never for a copy in flight"
     );
@@ -97,12 +93,30 @@ async fn on_a_full_disk_a_paid_answer_is_withheld_with_503_and_its_proof_buys_on
             .contains("could not be recorded"),
         "{body}"
     );
+    // Readiness writes at most once a second: it says so within two.
+    assert!(eventually_status(&world, &ready_url, 503).await);
 
     disk.free();
-    assert_eq!(ready().await, 200);
+    assert!(eventually_status(&world, &ready_url, 200).await);
     // The same proof buys its one answer once the disk has room.
     assert_one_answer(&send_copies(&url, ("paytab-proof", &proof)).await);
     let again = with_proof(&world, &url, &proof).await;
     assert_eq!(again.status(), 402, "and it is used up now");
     gateway.shutdown().await;
+}
+
+/// The status of a GET of `url`.
+async fn status_of(world: &World, url: &str) -> u16 {
+    world.http.get(url).send().await.unwrap().status().as_u16()
+}
+
+/// Whether a GET of `url` answers `status` within about three seconds.
+async fn eventually_status(world: &World, url: &str, status: u16) -> bool {
+    for _ in 0..30 {
+        if status_of(world, url).await == status {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
