@@ -49,9 +49,9 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_signer::Signer;
 
 const PRICE: u64 = 1_000;
-/// Seconds of each kind of request in the paid/free comparison, per second
-/// of the phases measured on their own.
-const ROUNDS: usize = 3;
+/// One-second slices of each kind of request in the paid/free comparison,
+/// per second of a phase measured on its own (15 for the default 5 s).
+const SLICES_PER_SECOND: usize = 3;
 /// One slice of the paid/free comparison.
 const SLICE: Duration = Duration::from_secs(1);
 /// Both gateways stand behind this URL, so one proof binds to either.
@@ -280,8 +280,9 @@ price = {PRICE}
     // (c) Proofs signed before the clock starts, by the facilitator's proof key.
     let paid = format!("{}/paid/quote", gateway.url());
     let key = SigningKey::from_bytes(facilitator_key.secret_bytes());
-    // Enough for every round of both gateways at three times the free rate.
-    let per_client = (free_rate as usize * seconds as usize * 3 * ROUNDS / clients).max(100);
+    // Enough for every slice of both gateways at three times the free rate.
+    let per_client =
+        (free_rate as usize * seconds as usize * 3 * SLICES_PER_SECOND / clients).max(100);
     let network = localnet.info().network.clone();
     let mut by_client: Vec<Vec<String>> = vec![Vec::with_capacity(per_client); clients];
     for n in 0..per_client {
@@ -315,7 +316,7 @@ price = {PRICE}
     // The machine is noisy: free and paid requests alternate in slices of
     // one second (in a rotating order), and each slice's ratio compares
     // slices measured back to back.
-    let slices = seconds as usize * ROUNDS;
+    let slices = seconds as usize * SLICES_PER_SECOND;
     let mut tallies: [Tally; 3] = Default::default();
     let (mut file_ratios, mut memory_ratios) = (Vec::new(), Vec::new());
     let memory_paid = format!("{}/paid/quote", in_memory.url());

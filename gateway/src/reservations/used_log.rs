@@ -25,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 
 use sha2::{Digest as _, Sha256};
 
@@ -57,7 +57,7 @@ pub struct UsedLog {
     /// Holds the lock on `path` for as long as the log is open.
     _lock: File,
     /// The segment taking new records; replaced (write lock) only to rotate.
-    current: RwLock<Arc<Segment>>,
+    current: RwLock<Segment>,
     /// Segments no longer written, oldest first.
     sealed: Mutex<Vec<Sealed>>,
 }
@@ -123,7 +123,7 @@ impl UsedLog {
         let log = Self {
             path: path.to_path_buf(),
             _lock: lock,
-            current: RwLock::new(Arc::new(current)),
+            current: RwLock::new(current),
             sealed: Mutex::new(sealed),
         };
         log.delete_expired(now);
@@ -170,7 +170,7 @@ impl UsedLog {
             + 1
     }
 
-    fn read_current(&self) -> std::sync::RwLockReadGuard<'_, Arc<Segment>> {
+    fn read_current(&self) -> std::sync::RwLockReadGuard<'_, Segment> {
         self.current
             .read()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -191,7 +191,7 @@ impl UsedLog {
         if current.len.load(Ordering::Relaxed) > 0 {
             match Segment::open(&self.path, current.number + 1, i64::MIN, now) {
                 Ok(next) => {
-                    let old = std::mem::replace(&mut *current, Arc::new(next));
+                    let old = std::mem::replace(&mut *current, next);
                     self.sealed
                         .lock()
                         .unwrap_or_else(|poison| poison.into_inner())
