@@ -453,19 +453,6 @@ async fn fetch(client: reqwest::Client, url: String, header: Option<(&'static st
     response.bytes().await.unwrap();
 }
 
-fn proof(
-    key: &SigningKey,
-    network: &str,
-    pay_to: Pubkey,
-    asset: Pubkey,
-    binding: Binding,
-    id: [u8; 16],
-) -> String {
-    proof_content(key, network, pay_to, asset, binding, id)
-        .sign(key)
-        .unwrap()
-}
-
 /// A proof of one `PRICE` payment, unsigned.
 fn proof_content(
     key: &SigningKey,
@@ -511,14 +498,16 @@ fn proof_checks_per_core(seconds: u64) {
         settles_charges: false,
     };
     let binding = Binding::request("GET", "https://api.example.com/v1/quote");
-    let token = proof(
+    let token = proof_content(
         &key,
         &terms.network,
         terms.pay_to,
         terms.asset,
         binding,
         [9; 16],
-    );
+    )
+    .sign(&key)
+    .unwrap();
     let mut keys = KeySet::default();
     keys.insert(key.verifying_key(), 0, None);
     keys.warm();

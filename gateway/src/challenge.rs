@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn the_mpp_challenge_vector_matches_the_specification() {
-        let vector = crate::doc_vectors::vector("mpp-challenge-1");
+        let vector = paytab_protocol::doc_vectors::vector("mpp-challenge-1");
         let terms = terms();
         let secret = b"paytab-vector-secret-0123456789abcdef";
         let challenge = MppChallenge::with_opaque(

@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn the_escrow_identity_vector_matches_the_specification() {
-        let vector = crate::doc_vectors::vector("payment-id-escrow-1");
+        let vector = paytab_protocol::doc_vectors::vector("payment-id-escrow-1");
         let allowance: Pubkey = vector["allowance"].parse().unwrap();
         assert_eq!(allowance, Pubkey::new_from_array([4; 32]));
         let id = escrow_receipt(

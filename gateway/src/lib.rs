@@ -14,8 +14,6 @@
 pub mod challenge;
 pub mod config;
 pub mod discovery;
-#[cfg(test)]
-mod doc_vectors;
 pub mod facilitator;
 pub mod identity;
 pub mod layer;

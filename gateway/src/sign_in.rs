@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_nonce_vector_matches_the_specification() {
-        let vector = crate::doc_vectors::vector("siwx-nonce-1");
+        let vector = paytab_protocol::doc_vectors::vector("siwx-nonce-1");
         let terms = SignInTerms {
             secret: b"paytab-vector-secret-0123456789abcdef",
             ..terms()

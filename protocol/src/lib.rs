@@ -18,6 +18,7 @@
 
 pub mod amount;
 pub mod clock;
+pub mod doc_vectors;
 pub mod keys;
 pub mod manifest;
 pub mod mpp;

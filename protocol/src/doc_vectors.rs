@@ -1,5 +1,6 @@
-//! Reads the test vectors of `docs/protocol.md`, so the tests check the
-//! specification's own figures.
+//! Reads the test vectors of `docs/protocol.md`, so the tests of every crate
+//! check the specification's own figures. The document is only linked into
+//! what calls [`vector`]: tests.
 
 use std::collections::HashMap;
 
